@@ -1,0 +1,3 @@
+from vocoder.cli import main
+
+raise SystemExit(main())
