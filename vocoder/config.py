@@ -2,7 +2,7 @@
 
 A recipe YAML has the sections ``features``, ``generator``, ``discriminators``, ``losses``, ``optim``,
 ``train`` and ``data``. Unknown keys and wrong types raise :class:`~vocoder.errors.ConfigError` with
-one line naming the file and the dotted key.
+one line naming the file and the dotted key. ``--set a.b=c`` values are parsed as YAML scalars/lists.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import yaml
 
@@ -25,6 +25,7 @@ class FeatureConfig:
 
     ``padding``: "same" pads (n_fft - hop) // 2 on both sides (HiFi-GAN style), "center" pads n_fft // 2
     (librosa ``center=True``) and drops the last frame. Either way ``T * hop`` samples give ``T`` frames.
+    ``preset`` names a set of values from :data:`vocoder.audio.mel.PRESETS`; keys given next to it win.
     """
 
     preset: str | None = None
@@ -51,3 +52,261 @@ class FeatureConfig:
     @property
     def win(self) -> int:
         return self.win_length or self.n_fft
+
+
+@dataclass
+class ModelSpec:
+    """A class picked by registry name plus its keyword parameters."""
+
+    name: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossTerm:
+    """One weighted loss term; ``params`` go to the registered loss class."""
+
+    weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossesConfig:
+    """Reconstruction terms (any may be null = off) and the adversarial settings."""
+
+    mrstft: LossTerm | None = None
+    mel: LossTerm | None = None
+    multiscale_mel: LossTerm | None = None
+    adversarial_kind: str = "lsgan"  # "lsgan" or "hinge"
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 0.0
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adamw"  # adam, adamw, radam
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.8, 0.99])
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    scheduler: str = "none"  # none, step, exponential, cosine
+    step_size: int = 200000  # step scheduler
+    gamma: float = 0.5  # step and exponential schedulers (exponential: per step)
+    min_lr: float = 0.0  # cosine
+
+
+@dataclass
+class OptimConfig:
+    generator: OptimizerConfig = field(default_factory=OptimizerConfig)
+    discriminator: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 1000
+    batch_size: int = 8
+    segment_frames: int = 32
+    discriminator_start: int = 0
+    seed: int = 1234
+    log_every: int = 10
+    eval_every: int = 200
+    save_every: int = 200
+    keep_last: int = 3
+    num_workers: int = 0
+    amp: str = "none"  # none, bf16, fp16 (GPU only)
+    max_nonfinite: int = 5
+    eval_utterances: int = 8
+    audio_log_utterances: int = 2
+    threads: int | None = None
+
+
+@dataclass
+class DataConfig:
+    root: str = ""
+    extensions: list[str] = field(default_factory=lambda: [".wav", ".flac", ".ogg"])
+    valid_count: int = 8
+    test_count: int = 8
+    split_seed: int = 0
+    cache_dir: str | None = None
+    min_seconds: float = 0.3
+
+
+@dataclass
+class RunConfig:
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    generator: ModelSpec = field(default_factory=ModelSpec)
+    discriminators: list[ModelSpec] = field(default_factory=list)
+    losses: LossesConfig = field(default_factory=LossesConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
+    """Check ``value`` against the annotation ``tp``, building dataclasses; errors name ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, key, source)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key} must be a mapping, got {type(value).__name__}")
+        return _build(tp, value, key, source)
+    if tp is Any:
+        return value
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{source}: {key} must be a list, got {type(value).__name__} {value!r}")
+        return [_convert(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key} must be a mapping, got {type(value).__name__}")
+        return dict(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: {key} must be an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{source}: {key} has unsupported type {_type_name(tp)}")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            raise ConfigError(f"{source}: unknown key '{dotted}' (known: {', '.join(names)})")
+        kwargs[key] = _convert(value, hints[key], dotted, source)
+    return cls(**kwargs)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    parts = dotted.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"{source}: bad list index '{'.'.join(parts[: i + 1])}' in override")
+            node = node[int(part)]
+            continue
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"{source}: cannot set '{dotted}': '{part}' is not a section")
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(f"{source}: bad list index '{dotted}' in override")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def parse_overrides(overrides: list[str] | None) -> list[tuple[str, Any]]:
+    """``["train.max_steps=20", "optim.generator.betas=[0.8,0.9]"]`` -> [(key, parsed value), ...]."""
+    parsed = []
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        parsed.append((key.strip(), value))
+    return parsed
+
+
+def config_from_dict(
+    data: dict[str, Any], source: str = "config", overrides: list[str] | None = None
+) -> RunConfig:
+    """Validate a plain dict (as read from YAML), apply ``overrides``, resolve the mel preset."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(data).__name__}")
+    data = _deepcopy(data)
+    for key, value in parse_overrides(overrides):
+        _set_dotted(data, key, value, f"{source} (--set {key})")
+    cfg = _build(RunConfig, data, "", source)
+    from vocoder.audio.mel import resolve_features
+
+    given = data.get("features") or {}
+    try:
+        cfg.features = resolve_features(given if isinstance(given, dict) else {})
+    except ConfigError as err:
+        raise ConfigError(f"{source}: features: {err}") from None
+    return cfg
+
+
+def _deepcopy(data: Any) -> Any:
+    return yaml.safe_load(yaml.safe_dump(data))
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read a recipe/run YAML file into a :class:`RunConfig`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{line}") from None
+    except (UnicodeDecodeError, OSError) as err:
+        raise ConfigError(f"{path}: cannot read config ({type(err).__name__})") from None
+    cfg = config_from_dict(data, str(path), overrides)
+    _resolve_data_root(cfg, path.parent)
+    return cfg
+
+
+def _resolve_data_root(cfg: RunConfig, base: Path) -> None:
+    """A relative ``data.root`` is taken relative to the config file's folder (recipes are portable)."""
+    if cfg.data.root and not Path(cfg.data.root).is_absolute():
+        candidate = (base / cfg.data.root).resolve()
+        if candidate.exists() or not Path(cfg.data.root).exists():
+            cfg.data.root = str(candidate)
+
+
+def save_config(cfg: RunConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (what a run used; loads back with :func:`load_config`)."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,0 +1,27 @@
+# Two commands a user needs: `make demo` (main job on the bundled corpus) and `make test`.
+# Both create .venv on first use: torch 2.13.0 (CPU wheel) first, so nothing pulls a CUDA build.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_MODEL ?= wavehax
+DEMO_OUT ?= runs/demo-$(DEMO_MODEL)
+
+.PHONY: venv test demo clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: venv
+	$(BIN)/ruff check vocoder tests tools
+	$(BIN)/python -m pytest -q
+
+demo: venv
+	$(BIN)/python tools/run_demo.py --model $(DEMO_MODEL) --out $(DEMO_OUT)
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,111 @@
+"""Command-line front end: ``vocoder train | synthesize | export | evaluate | bench | info``.
+
+Only argument parsing lives here; each subcommand calls into the package. A :class:`VocoderError`
+(a user mistake: bad file, bad config) is printed as one ``error:`` line with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vocoder import __version__
+from vocoder.errors import VocoderError
+
+EXIT_USER_ERROR = 1
+EXIT_NOT_IMPLEMENTED = 3
+
+
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.max_steps=200 (repeatable)",
+    )
+
+
+def _not_implemented(name: str):
+    def run(args: argparse.Namespace) -> int:
+        print(f"vocoder {name}: not implemented yet in this version", file=sys.stderr)
+        return EXIT_NOT_IMPLEMENTED
+
+    return run
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from vocoder.summary import describe
+
+    print(describe(args.path, args.overrides))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vocoder",
+        description="Train neural vocoders, synthesize speech from mel spectrograms, export to ONNX.",
+    )
+    parser.add_argument("--version", action="version", version=f"vocoder {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a vocoder from a recipe YAML")
+    p.add_argument("recipe", help="recipe YAML (or a run folder with --resume)")
+    p.add_argument("--out", required=True, help="run folder for checkpoints, logs and the resolved config")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    _add_set(p)
+    p.set_defaults(func=_not_implemented("train"))
+
+    p = sub.add_parser("synthesize", help="mel files (or audio with --from-audio) -> wav")
+    p.add_argument("model", help="run folder, checkpoint folder, or .onnx file")
+    p.add_argument("inputs", nargs="+", help="mel files (.npy/.npz/.pt) or folders of them")
+    p.add_argument("--out", required=True, help="output folder for wav files")
+    p.add_argument("--f0-from-audio", metavar="DIR", help="extract F0 from reference audio of the same names")
+    p.add_argument("--from-audio", action="store_true", help="inputs are audio: copy synthesis wav -> mel -> wav")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads")
+    p.set_defaults(func=_not_implemented("synthesize"))
+
+    p = sub.add_parser("export", help="export a generator to ONNX")
+    p.add_argument("model", help="run folder or checkpoint folder")
+    p.add_argument("--out", required=True, help="path of the .onnx file")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--check", action="store_true", help="compare onnxruntime with torch (max abs diff <= 1e-4)")
+    p.set_defaults(func=_not_implemented("export"))
+
+    p = sub.add_parser("evaluate", help="objective metrics of copy synthesis on held-out audio")
+    p.add_argument("model")
+    p.add_argument("--data", required=True, help="folder of audio or a manifest JSON")
+    p.add_argument("--f0-factors", default=None, help="comma-separated F0 scale factors, e.g. 0.5,1,2")
+    p.add_argument("--out", default=None, help="report JSON path")
+    p.set_defaults(func=_not_implemented("evaluate"))
+
+    p = sub.add_parser("bench", help="real-time factor and memory of each generator")
+    p.add_argument("--generators", default=None)
+    p.add_argument("--backends", default="torch,onnx")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--json", default=None, help="write the rows as JSON")
+    p.set_defaults(func=_not_implemented("bench"))
+
+    p = sub.add_parser("info", help="describe a recipe, run, checkpoint or audio folder")
+    p.add_argument("path", help="recipe YAML, run/checkpoint folder, or a folder of audio")
+    _add_set(p)
+    p.set_defaults(func=_run_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except VocoderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
