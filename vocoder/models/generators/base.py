@@ -9,6 +9,8 @@ deterministic (needed for ONNX parity and streaming).
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -55,11 +57,13 @@ class Generator(nn.Module):
 
     def example_inputs(self, batch: int = 1, frames: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
         """Inputs for tests and export: ``mel`` always; ``f0`` (200 Hz, voiced) when needed;
-        ``noise`` and ``phase`` when the generator takes them."""
+        ``noise`` (and ``phase`` for F0-driven priors) when the generator takes them."""
         g = torch.Generator().manual_seed(seed)
         inputs = {"mel": torch.randn(batch, self.n_mels, frames, generator=g)}
         if self.needs_f0:
             inputs["f0"] = torch.full((batch, frames), 200.0)
         if self.needs_noise:
             inputs["noise"] = torch.randn(batch, 1, frames * self.hop, generator=g)
+            if "phase" in inspect.signature(self.forward).parameters and self.needs_f0:
+                inputs["phase"] = torch.rand(batch, 1, generator=g)
         return inputs

@@ -1,0 +1,234 @@
+"""iSTFTNet generator (Kaneko et al., ICASSP 2022, arXiv 2203.02395): a HiFi-GAN backbone that stops
+upsampling early and lets an inverse STFT do the last ``istft_hop``-fold step.
+
+mel ``(B, n_mels, T)`` -> conv_pre (k7) -> per stage [LeakyReLU 0.1, upsample x r, MRF of ResBlocks]
+-> LeakyReLU -> reflection pad (1, 0) -> conv_post (k7) to ``istft_n_fft + 2`` channels
+-> magnitude ``(B, n_fft // 2 + 1, T * prod(r) + 1)`` and phase of the same shape -> ISTFT ("center")
+-> waveform ``(B, 1, T * hop)``.
+
+The reflection pad adds one frame, which the "center" ISTFT takes back, so the output is exactly
+``T * prod(r) * istft_hop = T * hop`` samples (the reference's layout with ``torch.istft``).
+
+Named configurations (``variant=``): backbone V1 (512 channels) or V2 (128 channels), both with
+ResBlock1, kernels 3/7/11 and dilations 1/3/5, and the iSTFT layouts
+
+* C8C8I: two x8 stages, iSTFT n_fft 16 / hop 4 (rishikksh20/iSTFTNet-pytorch ``config_v1.json``);
+* C8C1I: one x8 stage and one stage without upsampling, iSTFT hop 32 -- the iSTFTNet2 paper
+  (Kaneko et al., Interspeech 2023) calls it "iSTFTNet-C8C1I32" and notes that its second stage does
+  not halve the channels (quoted in rishikksh20/iSTFTNet-pytorch issue #19). n_fft = 128 is *derived*
+  from the 4:1 n_fft:hop ratio of C8C8I (16 / 4); the paper's table could not be retrieved. The
+  un-upsampled stage is a plain same-padded Conv1d; its kernel (7) is our choice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vocoder.dsp.stft import ISTFT
+from vocoder.errors import ConfigError
+from vocoder.models.generators.base import Generator
+from vocoder.models.generators.layers import (
+    LRELU_SLOPE,
+    MultiReceptiveField,
+    wn_conv1d,
+    wn_conv_transpose1d,
+)
+from vocoder.registry import register_generator
+
+_RESBLOCKS_V1: dict[str, Any] = {
+    "resblock": "1",
+    "resblock_kernel_sizes": (3, 7, 11),
+    "resblock_dilation_sizes": ((1, 3, 5), (1, 3, 5), (1, 3, 5)),
+}
+_C8C8I: dict[str, Any] = {
+    "upsample_rates": (8, 8),
+    "upsample_kernel_sizes": (16, 16),
+    "istft_n_fft": 16,
+    "istft_hop": 4,
+}
+_C8C1I: dict[str, Any] = {
+    "upsample_rates": (8, 1),
+    "upsample_kernel_sizes": (16, 7),
+    "istft_n_fft": 128,
+    "istft_hop": 32,
+}
+
+ISTFTNET_VARIANTS: dict[str, dict[str, Any]] = {
+    "v1-c8c8i": {"upsample_initial_channel": 512, **_RESBLOCKS_V1, **_C8C8I},
+    "v1-c8c1i": {"upsample_initial_channel": 512, **_RESBLOCKS_V1, **_C8C1I},
+    "v2-c8c8i": {"upsample_initial_channel": 128, **_RESBLOCKS_V1, **_C8C8I},
+    "v2-c8c1i": {"upsample_initial_channel": 128, **_RESBLOCKS_V1, **_C8C1I},
+}
+DEFAULT_VARIANT = "v1-c8c8i"
+
+MAGNITUDES = ("bounded", "softplus", "exp")
+# Upper bound of the "bounded" magnitude, as Vocos' clip at 1e2. A full-scale sine gives |X| <= n_fft / 2
+# with a Hann window, i.e. <= 64 for the largest n_fft (128) used here.
+LOG_MAGNITUDE_MAX = math.log(100.0)
+
+
+def _magnitude(x: Tensor, kind: str) -> Tensor:
+    """Magnitude from the head's log-magnitude channels.
+
+    "bounded": ``exp`` of a smooth upper clamp of ``x`` at :data:`LOG_MAGNITUDE_MAX`,
+    ``max - softplus(max - x)``; the result is ``exp(x) / (1 + exp(x) / 100)``: ``exp(x)`` well below
+    100, never above it, and unlike Vocos' hard clip it keeps a gradient above the bound.
+    "softplus": ``softplus(x)``, linear growth. "exp": the reference's unbounded ``exp(x)``
+    (rishikksh20/iSTFTNet-pytorch issue #5), kept only for comparison.
+    """
+    if kind == "bounded":
+        return torch.exp(LOG_MAGNITUDE_MAX - F.softplus(LOG_MAGNITUDE_MAX - x))
+    if kind == "softplus":
+        return F.softplus(x)
+    return torch.exp(x)
+
+
+@register_generator("istftnet")
+class ISTFTNetGenerator(Generator):
+    """iSTFTNet: mel ``(B, n_mels, T)`` -> waveform ``(B, 1, T * hop)``.
+
+    Arguments left as ``None`` come from ``variant`` (default ``"v1-c8c8i"``); see
+    :data:`ISTFTNET_VARIANTS`. ``prod(upsample_rates) * istft_hop`` must equal ``hop``.
+    A stage with rate ``r > 1`` is a ConvTranspose1d (kernel ``k``, ``k - r`` even) that halves the
+    channels; a stage with rate 1 is a Conv1d (odd ``k``) that keeps them.
+    """
+
+    needs_f0 = False
+    needs_noise = False
+
+    def __init__(
+        self,
+        sample_rate: int,
+        hop: int,
+        n_mels: int,
+        variant: str | None = None,
+        upsample_rates: Sequence[int] | None = None,
+        upsample_kernel_sizes: Sequence[int] | None = None,
+        upsample_initial_channel: int | None = None,
+        resblock: str | None = None,
+        resblock_kernel_sizes: Sequence[int] | None = None,
+        resblock_dilation_sizes: Sequence[Sequence[int]] | None = None,
+        istft_n_fft: int | None = None,
+        istft_hop: int | None = None,
+        magnitude: str = "bounded",
+    ) -> None:
+        super().__init__(sample_rate, hop, n_mels)
+        name = DEFAULT_VARIANT if variant is None else variant
+        if name not in ISTFTNET_VARIANTS:
+            raise ConfigError(f"generator istftnet: unknown variant {name!r} (known: {', '.join(ISTFTNET_VARIANTS)})")
+        given = {
+            "upsample_rates": upsample_rates,
+            "upsample_kernel_sizes": upsample_kernel_sizes,
+            "upsample_initial_channel": upsample_initial_channel,
+            "resblock": resblock,
+            "resblock_kernel_sizes": resblock_kernel_sizes,
+            "resblock_dilation_sizes": resblock_dilation_sizes,
+            "istft_n_fft": istft_n_fft,
+            "istft_hop": istft_hop,
+        }
+        cfg = {k: (ISTFTNET_VARIANTS[name][k] if v is None else v) for k, v in given.items()}
+        rates = [int(r) for r in cfg["upsample_rates"]]
+        kernels = [int(k) for k in cfg["upsample_kernel_sizes"]]
+        rb_kernels = [int(k) for k in cfg["resblock_kernel_sizes"]]
+        rb_dilations = [tuple(int(d) for d in ds) for ds in cfg["resblock_dilation_sizes"]]
+        channels = int(cfg["upsample_initial_channel"])
+        n_fft, ihop = int(cfg["istft_n_fft"]), int(cfg["istft_hop"])
+        self._check(rates, kernels, rb_kernels, rb_dilations, channels, str(cfg["resblock"]), n_fft, ihop, magnitude)
+        self.variant = variant
+        self.upsample_rates = tuple(rates)
+        self.istft_n_fft, self.istft_hop = n_fft, ihop
+        self.magnitude = magnitude
+
+        self.conv_pre = wn_conv1d(n_mels, channels, 7, padding=3, init_std=None)
+        self.ups = nn.ModuleList()
+        self.mrfs = nn.ModuleList()
+        for r, k in zip(rates, kernels):
+            if r > 1:
+                self.ups.append(wn_conv_transpose1d(channels, channels // 2, k, r))
+                channels //= 2
+            else:
+                self.ups.append(wn_conv1d(channels, channels, k, padding=k // 2))
+            self.mrfs.append(MultiReceptiveField(channels, rb_kernels, rb_dilations, str(cfg["resblock"])))
+        self.conv_post = wn_conv1d(channels, n_fft + 2, 7, padding=3)
+        self.n_bins = n_fft // 2 + 1
+        self.istft = ISTFT(n_fft, ihop, padding="center")
+
+    def _check(
+        self,
+        rates: list[int],
+        kernels: list[int],
+        rb_kernels: list[int],
+        rb_dilations: list[tuple[int, ...]],
+        channels: int,
+        resblock: str,
+        n_fft: int,
+        ihop: int,
+        magnitude: str,
+    ) -> None:
+        where = "generator istftnet"
+        if len(rates) == 0 or len(rates) != len(kernels):
+            raise ConfigError(
+                f"{where}: upsample_rates {rates} and upsample_kernel_sizes {kernels} must be "
+                "non-empty and of equal length"
+            )
+        for r, k in zip(rates, kernels):
+            if r < 1 or (r > 1 and (k < r or (k - r) % 2)) or (r == 1 and k % 2 == 0):
+                raise ConfigError(
+                    f"{where}: upsample kernel {k} does not fit rate {r} (need k >= r and k - r "
+                    "even, or an odd k for rate 1)"
+                )
+        if math.prod(rates) * ihop != self.hop:
+            raise ConfigError(
+                f"{where}: prod(upsample_rates) {math.prod(rates)} * istft_hop {ihop} must equal the mel hop {self.hop}"
+            )
+        if not 1 <= ihop <= n_fft:
+            raise ConfigError(f"{where}: istft_hop {ihop} must be in [1, istft_n_fft={n_fft}]")
+        if resblock not in ("1", "2"):
+            raise ConfigError(f"{where}: resblock must be '1' or '2', got {resblock!r}")
+        if len(rb_kernels) == 0 or len(rb_kernels) != len(rb_dilations):
+            raise ConfigError(
+                f"{where}: resblock_kernel_sizes and resblock_dilation_sizes must be non-empty and of equal length"
+            )
+        if any(k % 2 == 0 for k in rb_kernels):
+            raise ConfigError(f"{where}: resblock_kernel_sizes must be odd, got {rb_kernels}")
+        halvings = sum(r > 1 for r in rates)
+        if channels < 1 or channels % (2**halvings):
+            raise ConfigError(
+                f"{where}: upsample_initial_channel {channels} must be divisible by "
+                f"2^{halvings} (one halving per upsampling stage)"
+            )
+        if magnitude not in MAGNITUDES:
+            raise ConfigError(f"{where}: magnitude must be one of {', '.join(MAGNITUDES)}, got {magnitude!r}")
+
+    def spectrum(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+        """mel ``(B, n_mels, T)`` -> (real, imag), each ``(B, istft_n_fft // 2 + 1, T * prod(rates) + 1)``."""
+        x = self.conv_pre(mel)
+        for up, mrf in zip(self.ups, self.mrfs):
+            x = mrf(up(F.leaky_relu(x, LRELU_SLOPE)))
+        # The reference uses leaky_relu's default slope (0.01) here, not 0.1.
+        x = F.leaky_relu(x, 0.01)
+        x = self.conv_post(F.pad(x, (1, 0), mode="reflect"))
+        mag = _magnitude(x[:, : self.n_bins], self.magnitude)
+        # rishikksh20 uses phase = sin(x), which confines the phase to +-1 rad; pi * sin(x) covers the circle.
+        phase = math.pi * torch.sin(x[:, self.n_bins :])
+        return mag * torch.cos(phase), mag * torch.sin(phase)
+
+    def forward(
+        self,
+        mel: Tensor,
+        f0: Tensor | None = None,
+        noise: Tensor | None = None,
+        phase: Tensor | None = None,
+    ) -> Tensor:
+        """mel ``(B, n_mels, T)`` -> waveform ``(B, 1, T * hop)``. ``f0``, ``noise`` and ``phase`` are
+        accepted and ignored, so callers can treat every generator alike."""
+        if not torch.jit.is_tracing():
+            self.check_inputs(mel)
+        real, imag = self.spectrum(mel)
+        return self.istft(real, imag).unsqueeze(1)
