@@ -265,13 +265,13 @@ def config_from_dict(
     for key, value in parse_overrides(overrides):
         _set_dotted(data, key, value, f"{source} (--set {key})")
     cfg = _build(RunConfig, data, "", source)
-    from vocoder.audio.mel import resolve_features
+    from vocoder.audio.mel_presets import resolve_features
 
     given = data.get("features") or {}
     try:
         cfg.features = resolve_features(given if isinstance(given, dict) else {})
     except ConfigError as err:
-        raise ConfigError(f"{source}: features: {err}") from None
+        raise ConfigError(f"{source}: {err}") from None
     return cfg
 
 
