@@ -1,0 +1,25 @@
+"""Training losses; importing this package registers them by name (see :mod:`vocoder.registry`).
+
+Spectral: ``"mrstft"``, ``"mel"``, ``"multiscale_mel"``. GAN: ``"adversarial"``, ``"feature_matching"``
+and the plain functions they wrap.
+"""
+
+from vocoder.losses.adversarial import (
+    AdversarialLoss,
+    FeatureMatchingLoss,
+    discriminator_adversarial_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
+from vocoder.losses.spectral import MelL1Loss, MultiResolutionSTFTLoss, MultiScaleMelLoss
+
+__all__ = [
+    "AdversarialLoss",
+    "FeatureMatchingLoss",
+    "MelL1Loss",
+    "MultiResolutionSTFTLoss",
+    "MultiScaleMelLoss",
+    "discriminator_adversarial_loss",
+    "feature_matching_loss",
+    "generator_adversarial_loss",
+]
