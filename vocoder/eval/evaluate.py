@@ -1,0 +1,262 @@
+"""Copy-synthesis evaluation: reference audio -> log-mel (+ F0) -> vocoder -> metrics against the audio.
+
+:func:`evaluate` runs a model and a Griffin-Lim baseline on the same mels and returns a report dict;
+:func:`format_markdown` renders it as the tables ``vocoder evaluate`` prints. Per utterance: read at the
+model's rate (mono, resampled), trim to whole hops, log-mel ``(n_mels, T)`` with the model's features, F0
+``(T,)`` with the features' extractor (the model's input when it needs F0, and the reference for the F0
+metrics), synthesize ``(T * hop,)`` and score with :func:`vocoder.eval.metrics.compute_metrics`.
+
+F0 factors (models with F0 input only), the Wavehax extrapolation protocol: the same mel with F0 scaled
+by ``factor``; the output's F0 (searched in the features' range times ``factor``) is compared with the
+scaled contour (F0 RMSE in cents, V/UV error against the reference voicing). Spectral metrics against the
+unscaled reference mean nothing there, so factor rows have F0 metrics only.
+
+Report layout (JSON-ready; missing values are None)::
+
+    {"model", "data", "split", "generator", "sample_rate", "hop", "features", "seed", "griffin_lim_iters",
+     "metrics": {name: description},
+     "systems": {"model" | "griffin_lim": {"label", "mean": {metric: value}, "count": {metric: n},
+                                            "utterances": [{"path", "seconds", metric..., "pesq_wb_error"}]}},
+     "f0_factors": None | [{"factor", "mean", "count", "utterances": [{"path", "f0_rmse_cents", "vuv_error"}]}],
+     "skipped": ["path: reason"]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vocoder.audio.io import find_audio, read_audio
+from vocoder.audio.mel_numpy import align_audio, check_length, log_mel_numpy
+from vocoder.audio.mel_presets import resolve_features
+from vocoder.config import FeatureConfig
+from vocoder.data.manifest import Manifest
+from vocoder.errors import ConfigError, InputError, VocoderError
+from vocoder.eval.metrics import METRIC_NAMES, compute_metrics, f0_of, f0_rmse_cents, griffin_lim, vuv_error
+
+GRIFFIN_LIM_ITERS = 32
+F0_FACTOR_METRICS = ("f0_rmse_cents", "vuv_error")
+METRIC_DESCRIPTIONS = {
+    "mrstft": "PWG MR-STFT distance: spectral convergence + log-magnitude L1 over 3 resolutions (lower is better)",
+    "log_mel_l1": "mean |ln mel(ref) - ln mel(gen)| with the model's mel (lower is better)",
+    "mcd_db": "mel-cepstral distortion, order 24, WORLD envelope, active frames, dB (lower is better)",
+    "f0_rmse_cents": "F0 RMSE on frames voiced in both, cents (lower is better)",
+    "vuv_error": "fraction of frames with a different voicing decision (lower is better)",
+    "pesq_wb": "wide-band PESQ at 16 kHz, 1.0 .. 4.64 (higher is better)",
+}
+_COLUMNS = (
+    ("mrstft", "MR-STFT", "{:.3f}"),
+    ("log_mel_l1", "log-mel L1", "{:.3f}"),
+    ("mcd_db", "MCD [dB]", "{:.2f}"),
+    ("f0_rmse_cents", "F0 RMSE [cent]", "{:.1f}"),
+    ("vuv_error", "V/UV error [%]", "{:.2f}"),
+    ("pesq_wb", "PESQ-WB", "{:.3f}"),
+)
+
+
+def parse_factors(text: str | Sequence[float] | None) -> list[float] | None:
+    """``"0.5,1,2"`` (or a sequence) -> ``[0.5, 1.0, 2.0]``; None stays None. Factors must be positive."""
+    if text is None:
+        return None
+    items = [s.strip() for s in text.split(",")] if isinstance(text, str) else list(text)
+    factors = []
+    for item in items:
+        try:
+            value = float(item)
+        except (TypeError, ValueError):
+            raise ConfigError(f"--f0-factors: {item!r} is not a number") from None
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"--f0-factors: factors must be positive numbers, got {item!r}")
+        factors.append(value)
+    if not factors:
+        raise ConfigError("--f0-factors: no factor given")
+    return factors
+
+
+def utterance_paths(data: str | Path) -> tuple[list[tuple[Path, str]], str | None]:
+    """``([(file, name shown in the report)], split)``: every audio file of a folder (split None) or the
+    test split of a manifest JSON (names relative to its root)."""
+    data = Path(data)
+    if data.is_dir():
+        files = find_audio(data)
+        if not files:
+            raise ConfigError(f"{data}: no audio files found")
+        return [(f, str(f.relative_to(data))) for f in files], None
+    if not data.is_file():
+        raise ConfigError(f"{data}: no such folder or manifest file")
+    try:
+        manifest = Manifest.load(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{data}: not a manifest JSON ({type(err).__name__})") from None
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ConfigError(f"{data}: not a manifest JSON (missing or wrong field {err})") from None
+    if not manifest.test:
+        raise ConfigError(f"{data}: the manifest's test split is empty")
+    root = Path(manifest.root)
+    if not root.is_absolute() and not root.is_dir() and (data.parent / root).is_dir():
+        root = data.parent / root
+    return [(root / u.path, u.path) for u in manifest.test], "test"
+
+
+def _load_model(model: Any) -> tuple[Any, str]:
+    if hasattr(model, "synthesize"):
+        return model, str(getattr(model, "source", "") or type(model).__name__)
+    import vocoder
+
+    return vocoder.load(model), str(model)
+
+
+def _finite(scores: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite numbers as None, so the report is strict JSON and means skip them."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in scores.items()}
+
+
+def _factor_scores(
+    vocoder_: Any,
+    features: FeatureConfig,
+    mel: np.ndarray,
+    ref_f0: np.ndarray,
+    generated: np.ndarray,
+    factor: float,
+    seed: int,
+) -> dict[str, Any]:
+    """F0 metrics of the output for F0 scaled by ``factor`` against the scaled contour; a failed
+    synthesis gives None values and its reason under ``error``."""
+    target = ref_f0 * np.float32(factor)
+    try:
+        shifted = generated if factor == 1.0 else vocoder_.synthesize(mel, f0=target, seed=seed)
+        out_f0 = f0_of(shifted, features, factor=factor)
+    except VocoderError as err:
+        return {"f0_rmse_cents": None, "vuv_error": None, "error": str(err)}
+    return _finite({"f0_rmse_cents": f0_rmse_cents(target, out_f0), "vuv_error": vuv_error(target, out_f0)})
+
+
+def _summary(rows: list[dict[str, Any]], names: Sequence[str]) -> tuple[dict[str, float | None], dict[str, int]]:
+    mean, count = {}, {}
+    for name in names:
+        values = [r[name] for r in rows if r.get(name) is not None]
+        mean[name] = float(np.mean(values)) if values else None
+        count[name] = len(values)
+    return mean, count
+
+
+def evaluate(
+    model: Any,
+    data: str | Path,
+    f0_factors: str | Sequence[float] | None = None,
+    out: str | Path | None = None,
+    seed: int = 0,
+    griffin_lim_iters: int = GRIFFIN_LIM_ITERS,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``model`` (a path for :func:`vocoder.load`, or a loaded vocoder) by copy synthesis of
+    ``data`` (folder of audio or manifest JSON); returns the report (see the module docstring) and
+    writes it as JSON to ``out`` when given. Unusable files are listed in ``skipped``."""
+    factors = parse_factors(f0_factors)
+    vocoder_, source = _load_model(model)
+    if factors is not None and not vocoder_.needs_f0:
+        name = getattr(vocoder_, "generator_name", "this model")
+        raise InputError(f"--f0-factors: {name} takes no F0 input, so its F0 cannot be scaled")
+    features = resolve_features(vocoder_.features)
+    sr, hop = features.sample_rate, features.hop
+    min_frames = int(getattr(vocoder_, "min_frames", 1))
+    items, split = utterance_paths(data)
+    say = log or (lambda _msg: None)
+
+    rows: dict[str, list[dict[str, Any]]] = {"model": [], "griffin_lim": []}
+    factor_rows: dict[float, list[dict[str, Any]]] = {k: [] for k in factors or []}
+    skipped: list[str] = []
+    for index, (path, name) in enumerate(items, 1):
+        try:
+            wav = align_audio(read_audio(path, sr), hop)
+            frames = check_length(len(wav), features)
+            if frames < min_frames:
+                raise InputError(f"{frames} frames is shorter than the model's minimum of {min_frames}")
+            mel = log_mel_numpy(wav, features)
+            ref_f0 = f0_of(wav, features)
+            generated = vocoder_.synthesize(mel, f0=ref_f0 if vocoder_.needs_f0 else None, seed=seed)
+            # inside the try: a diverged model's NaN output is one skipped file with its reason
+            model_scores = compute_metrics(wav, generated, features, ref_f0)
+        except VocoderError as err:
+            reason = str(err)
+            skipped.append(reason if reason.startswith(str(path)) else f"{path}: {reason}")
+            say(f"[{index}/{len(items)}] {name}: skipped ({reason})")
+            continue
+        base = {"path": name, "seconds": len(wav) / sr}
+        rows["model"].append({**base, **_finite(model_scores)})
+        baseline = griffin_lim(mel, features, n_iter=griffin_lim_iters, seed=seed)
+        rows["griffin_lim"].append({**base, **_finite(compute_metrics(wav, baseline, features, ref_f0))})
+        for factor in factor_rows:
+            scores = _factor_scores(vocoder_, features, mel, ref_f0, generated, factor, seed)
+            factor_rows[factor].append({"path": name, **scores})
+        m = rows["model"][-1]
+        mrstft, pesq = _cell(m["mrstft"], "{:.3f}"), _cell(m["pesq_wb"], "{:.2f}")
+        say(f"[{index}/{len(items)}] {name}: MR-STFT {mrstft}, PESQ-WB {pesq}")
+    if not rows["model"]:
+        raise InputError(f"{data}: no utterance could be evaluated ({len(skipped)} skipped)")
+
+    generator = str(getattr(vocoder_, "generator_name", "model"))
+    labels = {"model": generator, "griffin_lim": f"Griffin-Lim ({griffin_lim_iters} it.)"}
+    systems = {}
+    for key, system_rows in rows.items():
+        mean, count = _summary(system_rows, METRIC_NAMES)
+        systems[key] = {"label": labels[key], "mean": mean, "count": count, "utterances": system_rows}
+    factor_report = None
+    if factors is not None:
+        factor_report = []
+        for factor, f_rows in factor_rows.items():
+            mean, count = _summary(f_rows, F0_FACTOR_METRICS)
+            factor_report.append({"factor": factor, "mean": mean, "count": count, "utterances": f_rows})
+    report = {
+        "model": source,
+        "data": str(data),
+        "split": split,
+        "generator": generator,
+        "sample_rate": sr,
+        "hop": hop,
+        "features": dataclasses.asdict(features),
+        "seed": seed,
+        "griffin_lim_iters": griffin_lim_iters,
+        "metrics": dict(METRIC_DESCRIPTIONS),
+        "systems": systems,
+        "f0_factors": factor_report,
+        "skipped": skipped,
+    }
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1, allow_nan=False))
+    return report
+
+
+def _cell(value: float | None, fmt: str, percent: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return fmt.format(100.0 * value if percent else value)
+
+
+def format_markdown(report: dict[str, Any]) -> str:
+    """The report's means as Markdown: one table of systems (model, Griffin-Lim), one of F0 factors."""
+    head = "| system | " + " | ".join(title for _, title, _ in _COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(_COLUMNS) + 1)]
+    for system in report["systems"].values():
+        cells = [_cell(system["mean"][key], fmt, key == "vuv_error") for key, _, fmt in _COLUMNS]
+        lines.append(f"| {system['label']} | " + " | ".join(cells) + " |")
+    count = len(report["systems"]["model"]["utterances"])
+    what = f"{report['split']} split of {report['data']}" if report["split"] else report["data"]
+    lines.append("")
+    noun = "utterance" if count == 1 else "utterances"
+    lines.append(f"{count} {noun} ({what}), {len(report['skipped'])} skipped; means over utterances.")
+    if report["f0_factors"]:
+        lines += ["", "| F0 factor | F0 RMSE [cent] | V/UV error [%] |", "|---|---|---|"]
+        for row in report["f0_factors"]:
+            rmse = _cell(row["mean"]["f0_rmse_cents"], "{:.1f}")
+            vuv = _cell(row["mean"]["vuv_error"], "{:.2f}", percent=True)
+            lines.append(f"| {row['factor']:g} | {rmse} | {vuv} |")
+    return "\n".join(lines)
