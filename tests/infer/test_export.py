@@ -1,0 +1,120 @@
+"""ONNX export: onnxruntime equals torch for every generator, metadata round trip, the CLI, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from tiny_models import GENERATORS, HOP, N_MELS, make_checkpoint, tiny_config
+
+from vocoder import __version__
+from vocoder.config import config_from_dict
+from vocoder.errors import ModelError
+from vocoder.infer.onnx_export import check_parity, example_inputs, export_onnx, read_metadata
+from vocoder.train.checkpoint import load_generator
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS = {"pwg": ["mel", "noise"], "istftnet": ["mel"], "wavehax": ["mel", "f0", "noise", "phase"]}
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_onnxruntime_matches_torch(name, checkpoints, onnx_files):
+    generator, _ = load_generator(checkpoints[name])
+    session = ort.InferenceSession(str(onnx_files[name]), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == INPUTS[name]
+    for batch, frames in ((1, 5), (2, 19), (1, 64)):
+        inputs = example_inputs(generator, batch, frames, seed=frames)
+        with torch.no_grad():
+            ref = generator(**inputs).numpy()
+        out = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
+        assert out.shape == (batch, 1, frames * HOP)
+        assert np.abs(out - ref).max() <= 1e-4
+        assert np.abs(ref).max() > 1e-3  # a silent model would pass any parity test
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_export_with_check_reports_every_shape(name, checkpoints, tmp_path):
+    report = export_onnx(checkpoints[name], tmp_path / "sub" / "m.onnx", check=True)
+    assert Path(report.path).is_file() and report.size_bytes == Path(report.path).stat().st_size
+    assert report.inputs == INPUTS[name] and report.generator == name and report.opset == 17
+    assert [(b, t) for b, t, _ in report.checks][:3] == [(1, 7), (1, 40), (2, 23)]
+    assert report.max_diff is not None and report.max_diff <= 1e-4
+    assert f"{report.max_diff:.2e}" in report.summary()
+
+
+def test_metadata_round_trip(checkpoints, onnx_files):
+    meta = read_metadata(onnx_files["wavehax"])
+    cfg = tiny_config("wavehax")
+    assert meta["vocoder.features"] == dataclasses.asdict(cfg.features)
+    assert config_from_dict(meta["vocoder.config"]).to_dict() == cfg.to_dict()
+    assert meta["vocoder.generator"] == "wavehax" and meta["vocoder.version"] == __version__
+    assert (meta["vocoder.sample_rate"], meta["vocoder.hop"], meta["vocoder.n_mels"]) == (8000, HOP, N_MELS)
+    assert meta["vocoder.needs_f0"] is True and meta["vocoder.needs_noise"] is True
+    assert meta["vocoder.inputs"] == INPUTS["wavehax"]
+    assert meta["vocoder.min_frames"] == 2
+    assert meta["vocoder.stream_context"] == {"left": 6, "right": 6, "exact": True, "reason": ""}
+    istft = read_metadata(onnx_files["istftnet"])
+    assert istft["vocoder.needs_f0"] is False and istft["vocoder.needs_noise"] is False
+
+
+@pytest.mark.parametrize("name", ["pwg", "istftnet"])
+def test_weight_norm_is_folded_in_the_graph(name, onnx_files):
+    weights = [init.name for init in onnx.load(str(onnx_files[name])).graph.initializer]
+    assert any(w.endswith(".weight") for w in weights)
+    assert not any("parametrizations" in w or "original" in w for w in weights)
+
+
+def test_wavehax_phase_input_is_float64(onnx_files):
+    session = ort.InferenceSession(str(onnx_files["wavehax"]), providers=["CPUExecutionProvider"])
+    types = {i.name: i.type for i in session.get_inputs()}
+    assert types == {"mel": "tensor(float)", "f0": "tensor(float)", "noise": "tensor(float)", "phase": "tensor(double)"}
+
+
+def test_non_framewise_wavehax_exports_as_not_streamable(tmp_path):
+    folder = make_checkpoint(tmp_path / "ckpt", "wavehax", framewise_norm=False)
+    report = export_onnx(folder, tmp_path / "m.onnx", check=True)
+    assert report.max_diff <= 1e-4
+    context = read_metadata(report.path)["vocoder.stream_context"]
+    assert context["exact"] is False and "framewise_norm" in context["reason"]
+
+
+def test_failing_check_raises_one_line_with_the_number(checkpoints, onnx_files):
+    other = make_checkpoint(Path(onnx_files["pwg"]).parent / "other", "pwg", seed=7)
+    generator, _ = load_generator(other)  # same architecture, different weights
+    with pytest.raises(ModelError) as err:
+        check_parity(generator, onnx_files["pwg"], shapes=((1, 9),))
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith(f"{onnx_files['pwg']}: onnxruntime differs from torch by ")
+    diff = float(message.split(" by ")[1].split()[0])
+    assert diff > 1e-4 and "at batch 1, 9 frames" in message
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vocoder", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_cli_export_check(checkpoints, tmp_path):
+    out = tmp_path / "cli.onnx"
+    done = run_cli("export", str(checkpoints["istftnet"]), "--out", str(out), "--check")
+    assert done.returncode == 0, done.stderr
+    assert out.is_file()
+    assert f"wrote {out} (istftnet, opset 17" in done.stdout
+    diff = float(done.stdout.split("max abs diff ")[1].split()[0])
+    assert diff <= 1e-4
+    assert read_metadata(out)["vocoder.inputs"] == ["mel"]
+
+
+def test_cli_export_missing_model_is_one_line_error(tmp_path):
+    done = run_cli("export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.onnx"))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope'}: no such file or folder"]
+    with pytest.raises(ModelError):
+        export_onnx(tmp_path / "nope", tmp_path / "x.onnx")

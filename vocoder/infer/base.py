@@ -1,0 +1,115 @@
+"""What every inference backend offers: :class:`Vocoder` (the loaded model) and :class:`StreamContext`.
+
+Torch-free (numpy only), so the onnxruntime backend can build on it. A backend fills in the attributes
+and implements :meth:`Vocoder.run` on checked arrays; input checks, seeded noise and batching live here
+once.
+
+``synthesize(mel, f0=None, seed=0)``: mel ``(n_mels, T)`` -> waveform ``(T * hop,)`` float32, or mel
+``(B, n_mels, T)`` -> ``(B, T * hop)``. ``f0`` (Hz, 0 = unvoiced) is ``(T,)`` / ``(B, T)``; it is required
+when ``needs_f0`` and ignored otherwise. Noise and start phase come from ``seed``
+(:mod:`vocoder.infer.noise`), so equal seeds give equal waveforms on both backends.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vocoder.config import FeatureConfig, RunConfig
+from vocoder.errors import InputError
+from vocoder.infer.checks import check_f0, check_mel, check_seed
+from vocoder.infer.noise import noise_segment, start_phase
+
+
+@dataclass(frozen=True)
+class StreamContext:
+    """Mel frames a chunk needs beyond its own for chunked synthesis to equal offline synthesis.
+
+    ``left``/``right``: frames of context on each side (``right`` is also the look-ahead latency).
+    ``exact``: False when no finite context reproduces offline synthesis (e.g. a layer norm over the
+    whole utterance); ``reason`` then says why.
+    """
+
+    left: int
+    right: int
+    exact: bool = True
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"left": self.left, "right": self.right, "exact": self.exact, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StreamContext:
+        return cls(int(data["left"]), int(data["right"]), bool(data.get("exact", True)), str(data.get("reason", "")))
+
+
+class Vocoder(ABC):
+    """A loaded vocoder: ``synthesize(mel, f0=None, seed=0) -> np.ndarray`` plus what describes it.
+
+    Attributes: ``sample_rate``, ``hop``, ``n_mels``, ``needs_f0``, ``needs_noise``, ``min_frames``
+    (shortest mel accepted), ``features`` (:class:`~vocoder.config.FeatureConfig` the model was trained
+    on), ``config`` (the whole :class:`~vocoder.config.RunConfig`), ``generator_name``,
+    ``context`` (:class:`StreamContext`), ``backend`` ("torch" or "onnx") and ``source`` (the path).
+    """
+
+    backend: str = ""
+    source: str = ""
+    sample_rate: int
+    hop: int
+    n_mels: int
+    needs_f0: bool
+    needs_noise: bool
+    min_frames: int
+    generator_name: str
+    features: FeatureConfig
+    config: RunConfig
+    context: StreamContext
+
+    @abstractmethod
+    def run(
+        self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
+    ) -> np.ndarray:
+        """Checked inputs -> waveform ``(B, T * hop)`` float32.
+
+        ``mel`` ``(B, n_mels, T)`` float32; ``f0`` ``(B, T)`` float32 when ``needs_f0``; ``noise``
+        ``(B, 1, T * hop)`` float32 when ``needs_noise``; ``phase`` ``(B, 1)`` float64 cycles when
+        ``needs_f0 and needs_noise`` (the harmonic prior's start phase). Unused inputs are None.
+        """
+
+    def synthesize(self, mel: Any, f0: Any = None, seed: int = 0) -> np.ndarray:
+        """mel ``(n_mels, T)`` -> ``(T * hop,)``, or ``(B, n_mels, T)`` -> ``(B, T * hop)``, float32."""
+        mel3, batched = check_mel(mel, self.n_mels, self.min_frames)
+        batch, _, frames = mel3.shape
+        f0b = self.check_f0(f0, batch, frames, batched)
+        noise, phase = self.random_inputs(check_seed(seed), batch, 0, frames)
+        wav = self.run(mel3, f0b, noise, phase)
+        return wav if batched else wav[0]
+
+    def check_f0(self, f0: Any, batch: int, frames: int, batched: bool) -> np.ndarray | None:
+        """Checked ``(B, T)`` float32 F0 when the model uses it, else None (a given F0 is ignored)."""
+        if not self.needs_f0:
+            return None
+        if f0 is None:
+            raise InputError(f"{self.generator_name} needs F0 (one value in Hz per mel frame, 0 = unvoiced)")
+        return check_f0(f0, batch, frames, batched)
+
+    def random_inputs(self, seed: int, batch: int, start: int, frames: int) -> tuple[np.ndarray | None, ...]:
+        """(noise ``(B, 1, frames * hop)`` for frames ``[start, start + frames)``, start phase ``(B, 1)``
+        of the utterance), each None when the model does not take it."""
+        noise = noise_segment(seed, batch, start * self.hop, frames * self.hop) if self.needs_noise else None
+        phase = start_phase(seed, batch) if self.takes_phase else None
+        return noise, phase
+
+    @property
+    def takes_phase(self) -> bool:
+        """True when the model has a harmonic prior with a start-phase input (Wavehax)."""
+        return self.needs_noise and self.needs_f0
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.generator_name!r}, {self.source!r}, sample_rate={self.sample_rate}, "
+            f"hop={self.hop}, n_mels={self.n_mels}, needs_f0={self.needs_f0})"
+        )

@@ -1,0 +1,241 @@
+"""Export a trained generator to ONNX, with its feature config in the file, and check it against torch.
+
+The graph (TorchScript exporter, ``dynamo=False``; weight norm folded first) has dynamic batch and length:
+
+==========  =====================  =======  ====================================================
+input       shape                  dtype    when
+==========  =====================  =======  ====================================================
+``mel``     ``(B, n_mels, T)``     float32  always
+``f0``      ``(B, T)``             float32  ``needs_f0`` (Wavehax): Hz, 0 = unvoiced
+``noise``   ``(B, 1, T * hop)``    float32  ``needs_noise`` (PWG, Wavehax): standard normal
+``phase``   ``(B, 1)``             float64  Wavehax: start phase of the harmonic prior, in cycles
+==========  =====================  =======  ====================================================
+
+output ``wav`` ``(B, 1, T * hop)`` float32. The conv-basis iSTFT (iSTFTNet, Wavehax) and Wavehax's PCPH
+prior are part of the graph; the random ``noise`` and ``phase`` are inputs so that a run is deterministic
+and streaming can continue them (:mod:`vocoder.infer.noise` draws them from a seed). ``phase`` is float64
+so that the phase carried across streaming chunks keeps its precision (the prior sums phases in float64).
+
+Metadata (``metadata_props``, all strings): ``vocoder.features`` (resolved FeatureConfig, JSON),
+``vocoder.config`` (the whole resolved RunConfig, JSON), ``vocoder.generator``, ``vocoder.version``,
+``vocoder.sample_rate``, ``vocoder.hop``, ``vocoder.n_mels``, ``vocoder.needs_f0``,
+``vocoder.needs_noise`` ("true"/"false"), ``vocoder.min_frames``, ``vocoder.inputs`` (JSON list of input
+names) and ``vocoder.stream_context`` (JSON of :class:`~vocoder.infer.base.StreamContext`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from vocoder import __version__
+from vocoder.config import RunConfig
+from vocoder.errors import ModelError
+from vocoder.infer.context import stream_context
+
+OUTPUT_NAME = "wav"
+DEFAULT_TOLERANCE = 1e-4
+# (batch, frames) pairs of the parity check: odd lengths, a long one and batch 2
+CHECK_SHAPES = ((1, 7), (1, 40), (2, 23), (1, 131))
+_DYNAMIC_AXES = {
+    "mel": {0: "batch", 2: "frames"},
+    "f0": {0: "batch", 1: "frames"},
+    "noise": {0: "batch", 2: "samples"},
+    "phase": {0: "batch"},
+    OUTPUT_NAME: {0: "batch", 2: "samples"},
+}
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_onnx` wrote: the file, its inputs and (with ``check``) the parity per shape."""
+
+    path: str
+    generator: str
+    inputs: list[str]
+    opset: int
+    size_bytes: int
+    checks: list[tuple[int, int, float]] = field(default_factory=list)  # (batch, frames, max abs diff)
+
+    @property
+    def max_diff(self) -> float | None:
+        return max((d for _, _, d in self.checks), default=None)
+
+    def summary(self) -> str:
+        line = (
+            f"wrote {self.path} ({self.generator}, opset {self.opset}, {self.size_bytes / 1e6:.2f} MB, "
+            f"inputs: {', '.join(self.inputs)})"
+        )
+        if self.checks:
+            shapes = ", ".join(f"{b}x{t}" for b, t, _ in self.checks)
+            line += f"\ncheck: onnxruntime vs torch max abs diff {self.max_diff:.2e} over (batch x frames) {shapes}"
+        return line
+
+
+def input_names(generator: nn.Module) -> list[str]:
+    """Graph inputs of ``generator``, in the order the exported graph takes them."""
+    names = ["mel"]
+    if generator.needs_f0:
+        names.append("f0")
+    if generator.needs_noise:
+        names.append("noise")
+        if generator.needs_f0 and "phase" in inspect.signature(generator.forward).parameters:
+            names.append("phase")
+    return names
+
+
+def example_inputs(generator: nn.Module, batch: int, frames: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random inputs for tracing and checking: a standard-normal mel, F0 gliding over 70..400 Hz with an
+    unvoiced stretch, standard-normal noise and a float64 start phase."""
+    g = torch.Generator().manual_seed(seed)
+    out = {"mel": torch.randn(batch, generator.n_mels, frames, generator=g)}
+    names = input_names(generator)
+    if "f0" in names:
+        f0 = torch.linspace(70.0, 400.0, frames).repeat(batch, 1)
+        f0[:, frames // 3 : frames // 3 + max(1, frames // 6)] = 0.0
+        out["f0"] = f0 * (1.0 + 0.1 * torch.arange(batch).unsqueeze(1))
+    if "noise" in names:
+        out["noise"] = torch.randn(batch, 1, frames * generator.hop, generator=g)
+    if "phase" in names:
+        out["phase"] = torch.rand(batch, 1, generator=g, dtype=torch.float64)
+    return out
+
+
+class _Positional(nn.Module):
+    """Calls the generator with keyword inputs from positional ones (the exporter passes a tuple)."""
+
+    def __init__(self, generator: nn.Module, names: list[str]) -> None:
+        super().__init__()
+        self.generator = generator
+        self.names = names
+
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        return self.generator(**dict(zip(self.names, args)))
+
+
+def metadata(generator: nn.Module, cfg: RunConfig) -> dict[str, str]:
+    """The ``metadata_props`` written into the ONNX file (see the module docstring)."""
+    flag = {True: "true", False: "false"}
+    return {
+        "vocoder.features": json.dumps(dataclasses.asdict(cfg.features)),
+        "vocoder.config": json.dumps(cfg.to_dict()),
+        "vocoder.generator": cfg.generator.name,
+        "vocoder.version": __version__,
+        "vocoder.sample_rate": str(generator.sample_rate),
+        "vocoder.hop": str(generator.hop),
+        "vocoder.n_mels": str(generator.n_mels),
+        "vocoder.needs_f0": flag[bool(generator.needs_f0)],
+        "vocoder.needs_noise": flag[bool(generator.needs_noise)],
+        "vocoder.min_frames": str(int(getattr(generator, "min_frames", 1))),
+        "vocoder.inputs": json.dumps(input_names(generator)),
+        "vocoder.stream_context": json.dumps(stream_context(generator).to_dict()),
+    }
+
+
+def export_generator(generator: nn.Module, cfg: RunConfig, out_path: str | Path, opset: int = 17) -> ExportReport:
+    """Export an eval-mode generator with folded weight norm to ``out_path`` and add the metadata."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    names = input_names(generator)
+    # batch 2 and more frames than any reflection pad needs, so no size is traced as a special case
+    frames = max(16, 2 * int(getattr(generator, "min_frames", 1)))
+    inputs = example_inputs(generator, 2, frames)
+    wrapper = _Positional(generator, names).eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        # the tracer warns about every Python-level shape check of the generators; they are not in the graph
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper,
+            tuple(inputs[n] for n in names),
+            str(out_path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=names,
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={n: _DYNAMIC_AXES[n] for n in [*names, OUTPUT_NAME]},
+        )
+    model = onnx.load(str(out_path))
+    onnx.helper.set_model_props(model, metadata(generator, cfg))
+    model.doc_string = f"vocoder {__version__} {cfg.generator.name}: inputs {', '.join(names)} -> {OUTPUT_NAME}"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out_path))
+    return ExportReport(str(out_path), cfg.generator.name, names, opset, out_path.stat().st_size)
+
+
+def check_parity(
+    generator: nn.Module,
+    onnx_path: str | Path,
+    shapes: tuple[tuple[int, int], ...] = CHECK_SHAPES,
+    tolerance: float = DEFAULT_TOLERANCE,
+    seed: int = 0,
+) -> list[tuple[int, int, float]]:
+    """Run torch and onnxruntime on the same random inputs per ``(batch, frames)``; return the max abs
+    differences, or raise :class:`ModelError` (one line with the number) when one exceeds ``tolerance``."""
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    min_frames = int(getattr(generator, "min_frames", 1))
+    results = []
+    for i, (batch, frames) in enumerate(shapes):
+        frames = max(frames, min_frames)
+        inputs = example_inputs(generator, batch, frames, seed=seed + i)
+        with torch.inference_mode():
+            ref = generator(**inputs).numpy()
+        feed = {n: inputs[n].numpy() for n in names}
+        out = session.run([OUTPUT_NAME], feed)[0]
+        if out.shape != ref.shape:
+            raise ModelError(f"{onnx_path}: onnxruntime output shape {out.shape} != torch {ref.shape}")
+        diff = float(np.abs(out.astype(np.float64) - ref).max())
+        if not diff <= tolerance:
+            raise ModelError(
+                f"{onnx_path}: onnxruntime differs from torch by {diff:.3g} (> {tolerance:g}) "
+                f"at batch {batch}, {frames} frames"
+            )
+        results.append((batch, frames, diff))
+    return results
+
+
+def export_onnx(
+    model_path: str | Path,
+    out_path: str | Path,
+    opset: int = 17,
+    check: bool = False,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> ExportReport:
+    """Export the generator of a run or checkpoint folder to ``out_path``; ``check`` compares
+    onnxruntime with torch at several lengths and batch 2 and raises :class:`ModelError` above
+    ``tolerance``."""
+    from vocoder.train.checkpoint import load_generator
+
+    generator, cfg = load_generator(model_path)
+    try:
+        report = export_generator(generator, cfg, out_path, opset)
+    except (RuntimeError, ValueError, onnx.checker.ValidationError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise ModelError(f"{model_path}: ONNX export failed ({first})") from None
+    if check:
+        report.checks = check_parity(generator, out_path, tolerance=tolerance)
+    return report
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``vocoder.*`` metadata of an exported file, JSON values decoded (for tests and ``info``)."""
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if key.startswith("vocoder."):
+            try:
+                out[key] = json.loads(value)
+            except json.JSONDecodeError:
+                out[key] = value
+    return out

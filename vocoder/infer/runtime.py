@@ -1,0 +1,125 @@
+"""onnxruntime inference engine: :class:`OnnxVocoder` runs a file written by ``vocoder export``.
+
+Imports numpy, onnxruntime and the standard library, plus the package's torch-free modules (errors,
+config dataclasses, input checks, seeded noise), so a deployment needs no torch. Everything about the
+model (sample rate, hop, mel config, which inputs it takes, streaming context) is read from the file's
+``vocoder.*`` metadata (:mod:`vocoder.infer.onnx_export` documents it).
+
+``OnnxVocoder(path, threads=None).synthesize(mel, f0=None, seed=0)``: mel ``(n_mels, T)`` ->
+``(T * hop,)`` float32, or ``(B, n_mels, T)`` -> ``(B, T * hop)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from vocoder.audio.mel_presets import resolve_features
+from vocoder.config import config_from_dict
+from vocoder.errors import ConfigError, ModelError
+from vocoder.infer.base import StreamContext, Vocoder
+
+_REQUIRED = (
+    "vocoder.features", "vocoder.config", "vocoder.generator", "vocoder.sample_rate", "vocoder.hop",
+    "vocoder.n_mels", "vocoder.needs_f0", "vocoder.needs_noise", "vocoder.inputs",
+)
+
+
+def session_options(threads: int | None = None, inter_op_threads: int | None = None) -> ort.SessionOptions:
+    """Sequential execution with every graph optimisation; ``threads`` intra-op threads (None: ORT's
+    default, one per core) and ``inter_op_threads`` (None: 1 when ``threads`` is given)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = int(inter_op_threads or 1)
+    elif inter_op_threads is not None:
+        options.inter_op_num_threads = int(inter_op_threads)
+    return options
+
+
+def _first_line(err: Exception) -> str:
+    """The readable core of an (onnxruntime) error message, on one line."""
+    text = " ".join(str(err).split())
+    # "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from X failed:Protobuf parsing failed."
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = re.sub(r"^Load model from .*? failed:", "", text)
+    # drop a C++ source location and signature: "/ort_src/model.cc:256 ns::Model::Model(...) Unsupported ..."
+    text = re.sub(r"^\S+\.(?:cc|h|cpp):\d+ .*?\) (?=[A-Z])", "", text)
+    return (text.strip() or type(err).__name__)[:160]
+
+
+class OnnxVocoder(Vocoder):
+    """A vocoder ONNX file on onnxruntime (CPU). See :class:`~vocoder.infer.base.Vocoder` for the API."""
+
+    backend = "onnx"
+
+    def __init__(self, path: str | Path, threads: int | None = None, inter_op_threads: int | None = None) -> None:
+        path = Path(path)
+        self.source = str(path)
+        if not path.is_file():
+            raise ModelError(f"{path}: no such ONNX file")
+        try:
+            self.session = ort.InferenceSession(
+                str(path), session_options(threads, inter_op_threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:  # onnxruntime raises its own untyped errors for corrupt files
+            raise ModelError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        missing = [k for k in _REQUIRED if k not in meta]
+        if missing:
+            raise ModelError(f"{path}: no vocoder metadata ({missing[0]} missing); export it with `vocoder export`")
+        try:
+            self._read_metadata(meta)
+        except (ValueError, KeyError, TypeError, ConfigError) as err:
+            raise ModelError(f"{path}: bad vocoder metadata ({_first_line(err)})") from None
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self._dtypes = {
+            i.name: np.float64 if i.type == "tensor(double)" else np.float32 for i in self.session.get_inputs()
+        }
+        if self.input_names != self.inputs_declared:
+            raise ModelError(f"{path}: graph inputs {self.input_names} differ from its metadata {self.inputs_declared}")
+
+    def _read_metadata(self, meta: dict[str, str]) -> None:
+        def flag(key: str) -> bool:
+            if meta[key] not in ("true", "false"):
+                raise ValueError(f"{key} is {meta[key]!r}, expected true or false")
+            return meta[key] == "true"
+
+        self.metadata = meta
+        self.generator_name = meta["vocoder.generator"]
+        self.sample_rate = int(meta["vocoder.sample_rate"])
+        self.hop = int(meta["vocoder.hop"])
+        self.n_mels = int(meta["vocoder.n_mels"])
+        self.needs_f0 = flag("vocoder.needs_f0")
+        self.needs_noise = flag("vocoder.needs_noise")
+        self.min_frames = int(meta.get("vocoder.min_frames", "1"))
+        self.inputs_declared = list(json.loads(meta["vocoder.inputs"]))
+        self.features = resolve_features(json.loads(meta["vocoder.features"]))
+        self.config = config_from_dict(json.loads(meta["vocoder.config"]), source="vocoder.config")
+        self.config.features = self.features
+        context = meta.get("vocoder.stream_context")
+        self.context = (
+            StreamContext.from_dict(json.loads(context))
+            if context
+            else StreamContext(0, 0, exact=False, reason="the file has no streaming context")
+        )
+        self.version = meta.get("vocoder.version", "")
+
+    def run(
+        self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
+    ) -> np.ndarray:
+        given: dict[str, Any] = {"mel": mel, "f0": f0, "noise": noise, "phase": phase}
+        feed = {}
+        for name in self.input_names:
+            if given.get(name) is None:
+                raise ModelError(f"{self.source}: input {name!r} missing")
+            value = given[name]
+            feed[name] = np.ascontiguousarray(value, dtype=self._dtypes[name])
+        return self.session.run(None, feed)[0][:, 0]

@@ -1,0 +1,219 @@
+"""Batch synthesis: mel files (or audio, for copy synthesis) -> wav files, one model load for all.
+
+:func:`synthesize_files` expands folders (recursively, sorted), loads the model once with
+:func:`vocoder.load` (run/checkpoint folder on torch, ``.onnx`` on onnxruntime), and for each input
+reads the mel ``(n_mels, T)`` (and F0 ``(T,)`` for F0 models, see :mod:`vocoder.infer.inputs`), runs
+``model.synthesize`` and writes ``OUT/NAME.wav`` (``T * hop`` samples, 16-bit, atomically). A file that
+fails is reported as one ``error: FILE: problem`` line and skipped; the others are still written.
+
+Output names: ``OUT/<path relative to the input folder>.wav`` for files found in a folder and
+``OUT/<name>.wav`` for files given directly. When two inputs would write the same wav (same name in
+different folders), every output keeps its path relative to the inputs' common folder instead; two
+inputs that still collide (``a.npy`` and ``a.npz`` side by side) are an error for the second.
+
+F0 sources, first found wins: ``--f0-from-audio DIR`` (explicit: F0 extracted from ``DIR/<rel>.wav``
+or ``DIR/<name>.wav``), the mel file's own ``f0`` entry, a sibling ``NAME.f0.npy``. With
+``--from-audio`` the inputs are audio: the mel is computed with the model's features and the F0 is
+extracted from the same audio (unless ``--f0-from-audio`` names other audio).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vocoder.audio.io import write_audio
+from vocoder.errors import InputError, VocoderError
+from vocoder.infer.inputs import (
+    f0_from_audio,
+    find_reference_audio,
+    input_extensions,
+    is_f0_file,
+    load_audio_input,
+    load_mel,
+)
+
+
+@dataclass
+class Job:
+    """One input file and the path of its wav relative to the output folder."""
+
+    source: Path
+    relative: Path  # the input's path relative to its input folder (or its bare name)
+    output: Path | None = None
+
+
+@dataclass
+class Summary:
+    """What a batch did: ``written`` wav paths, ``failed`` ``(input, one-line problem)``, seconds of audio."""
+
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    out_dir: Path = Path()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def line(self) -> str:
+        text = f"wrote {len(self.written)} wav file(s), {self.seconds:.1f} s of audio, to {self.out_dir}"
+        return text + (f"; {len(self.failed)} failed" if self.failed else "")
+
+
+def _stderr_line(text: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stderr)
+
+
+def collect_inputs(
+    inputs: Sequence[str | Path], from_audio: bool = False
+) -> tuple[list[Job], list[tuple[str, str]]]:
+    """Input files as :class:`Job` (outputs assigned, de-duplicated) and problems ``(input, message)``."""
+    exts = {e.lower() for e in input_extensions(from_audio)}
+    kind = "audio" if from_audio else "mel"
+    jobs: list[Job] = []
+    problems: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+
+    def add(source: Path, relative: Path) -> None:
+        key = source.resolve()
+        if key not in seen:
+            seen.add(key)
+            jobs.append(Job(source, relative))
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in exts and (from_audio or not is_f0_file(p))
+            )
+            if not found:
+                problems.append((str(path), f"{path}: no {kind} files ({', '.join(sorted(exts))}) in this folder"))
+            for p in found:
+                add(p, p.relative_to(path))
+        elif path.is_file():
+            add(path, Path(path.name))
+        else:
+            problems.append((str(path), f"{path}: no such file or folder"))
+    problems += _assign_outputs(jobs)
+    return [j for j in jobs if j.output is not None], problems
+
+
+def _stem_path(relative: Path) -> Path:
+    return relative.with_name(relative.name[: -len(relative.suffix)] if relative.suffix else relative.name)
+
+
+def _assign_outputs(jobs: list[Job]) -> list[tuple[str, str]]:
+    """Set ``job.output`` (relative ``.wav`` path); returns the jobs left without one as problems."""
+    names = [_stem_path(j.relative) for j in jobs]
+    if len(set(names)) < len(names):
+        # same name from different folders: keep each input's path below the common folder
+        common = Path(os.path.commonpath([str(j.source.absolute().parent) for j in jobs]))
+        names = [_stem_path(j.source.absolute().relative_to(common)) for j in jobs]
+    problems = []
+    taken: dict[Path, Job] = {}
+    for job, name in zip(jobs, names):
+        output = name.with_name(name.name + ".wav")
+        if output in taken:
+            problems.append((
+                str(job.source),
+                f"{job.source}: would write the same {output} as {taken[output].source}; rename one of them",
+            ))
+            continue
+        taken[output] = job
+        job.output = output
+    return problems
+
+
+def _inputs_for(job: Job, model: Any, f0_dir: Path | None, from_audio: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mel ``(n_mels, T)`` and F0 ``(T,)`` (None for models without F0) of one job."""
+    need_f0 = bool(model.needs_f0)
+    use_dir = need_f0 and f0_dir is not None
+    if from_audio:
+        mel, f0 = load_audio_input(job.source, model.features, with_f0=need_f0 and not use_dir)
+    else:
+        mel, f0 = load_mel(job.source, model.features, with_f0=need_f0 and not use_dir)
+    if use_dir:
+        reference = find_reference_audio(f0_dir, job.relative)
+        if reference is None:
+            raise InputError(
+                f"{job.source}: the model needs F0 and --f0-from-audio {f0_dir} has no "
+                f"{_stem_path(job.relative).name}.wav/.flac/.ogg"
+            )
+        f0 = f0_from_audio(reference, model.features, frames=mel.shape[1])
+    if need_f0 and f0 is None:
+        raise InputError(
+            f"{job.source}: the model needs F0 ({model.generator_name}); give it as 'f0' in a .npz, as "
+            f"{_stem_path(job.source).name}.f0.npy beside the mel, or with --f0-from-audio DIR"
+        )
+    return mel, f0
+
+
+def _run_one(job: Job, model: Any, out_dir: Path, f0_dir: Path | None, from_audio: bool) -> tuple[Path, float]:
+    assert job.output is not None  # collect_inputs drops jobs without an output
+    target = out_dir / job.output
+    if target.absolute() == job.source.absolute():
+        raise InputError(f"{job.source}: the output would overwrite this input; choose another --out")
+    mel, f0 = _inputs_for(job, model, f0_dir, from_audio)
+    try:
+        wav = model.synthesize(mel, f0)
+    except VocoderError as err:
+        raise InputError(f"{job.source}: {err}") from None
+    write_audio(target, wav, model.sample_rate)
+    return target, len(wav) / model.sample_rate
+
+
+def synthesize_files(
+    model_path: str | Path,
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    f0_from_audio: str | Path | None = None,
+    from_audio: bool = False,
+    threads: int | None = None,
+    progress: bool = True,
+    report: Callable[[str], None] | None = None,
+) -> Summary:
+    """Synthesize every input into ``out_dir``; returns a :class:`Summary` (``summary.ok`` False when any
+    input failed). Problems with single inputs go to ``report`` (default: stderr, beside the progress
+    bar) as ``error: FILE: problem``; a model that cannot be loaded raises its :class:`VocoderError`.
+    """
+    import vocoder
+
+    report = report or _stderr_line
+    out_dir = Path(out_dir)
+    f0_dir = Path(f0_from_audio) if f0_from_audio is not None else None
+    if f0_dir is not None and not f0_dir.is_dir():
+        raise InputError(f"--f0-from-audio {f0_dir}: no such folder")
+    model = vocoder.load(model_path, threads=threads)
+    jobs, problems = collect_inputs(list(inputs), from_audio)
+    summary = Summary(out_dir=out_dir)
+    for source, message in problems:
+        report(f"error: {message}")
+        summary.failed.append((source, message))
+
+    from tqdm import tqdm
+
+    for job in tqdm(jobs, desc="synthesize", unit="file", disable=None if progress else True, file=sys.stderr):
+        try:
+            target, seconds = _run_one(job, model, out_dir, f0_dir, from_audio)
+        except VocoderError as err:
+            message = str(err)
+        except Exception as err:  # a model failure on one input must not lose the rest of the batch
+            first = (str(err).strip().splitlines() or [""])[0][:160]
+            message = f"{job.source}: synthesis failed ({type(err).__name__}: {first})"
+        else:
+            summary.written.append(target)
+            summary.seconds += seconds
+            continue
+        report(f"error: {message}")
+        summary.failed.append((str(job.source), message))
+    return summary
