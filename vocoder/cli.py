@@ -31,10 +31,50 @@ def _not_implemented(name: str):
     return run
 
 
+def _run_train(args: argparse.Namespace) -> int:
+    from vocoder.config import load_config
+    from vocoder.train.trainer import train
+
+    cfg = load_config(args.recipe, args.overrides)
+    metrics = train(cfg, args.out, resume=args.resume)
+    if metrics:
+        print("validation: " + ", ".join(f"{k.split('/')[-1]} {v:.4f}" for k, v in sorted(metrics.items())))
+    return 0
+
+
+def _run_synthesize(args: argparse.Namespace) -> int:
+    from vocoder.infer.synthesize import synthesize_files
+
+    summary = synthesize_files(
+        args.model, args.inputs, args.out, f0_from_audio=args.f0_from_audio, from_audio=args.from_audio,
+        threads=args.threads,
+    )
+    print(summary.line())
+    return 0 if summary.ok else EXIT_USER_ERROR
+
+
 def _run_info(args: argparse.Namespace) -> int:
     from vocoder.summary import describe
 
     print(describe(args.path, args.overrides))
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from vocoder.eval.evaluate import evaluate, format_markdown, parse_factors
+
+    factors = parse_factors(args.f0_factors)
+    report = evaluate(args.model, args.data, f0_factors=factors, out=args.out, log=lambda m: print(m, file=sys.stderr))
+    print(format_markdown(report))
+    if args.out:
+        print(f"report: {args.out}", file=sys.stderr)
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from vocoder.infer.onnx_export import export_onnx
+
+    print(export_onnx(args.model, args.out, opset=args.opset, check=args.check).summary())
     return 0
 
 
@@ -51,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder for checkpoints, logs and the resolved config")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     _add_set(p)
-    p.set_defaults(func=_not_implemented("train"))
+    p.set_defaults(func=_run_train)
 
     p = sub.add_parser("synthesize", help="mel files (or audio with --from-audio) -> wav")
     p.add_argument("model", help="run folder, checkpoint folder, or .onnx file")
@@ -60,21 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--f0-from-audio", metavar="DIR", help="extract F0 from reference audio of the same names")
     p.add_argument("--from-audio", action="store_true", help="inputs are audio: copy synthesis wav -> mel -> wav")
     p.add_argument("--threads", type=int, default=None, help="CPU threads")
-    p.set_defaults(func=_not_implemented("synthesize"))
+    p.set_defaults(func=_run_synthesize)
 
     p = sub.add_parser("export", help="export a generator to ONNX")
     p.add_argument("model", help="run folder or checkpoint folder")
     p.add_argument("--out", required=True, help="path of the .onnx file")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--check", action="store_true", help="compare onnxruntime with torch (max abs diff <= 1e-4)")
-    p.set_defaults(func=_not_implemented("export"))
+    p.set_defaults(func=_run_export)
 
     p = sub.add_parser("evaluate", help="objective metrics of copy synthesis on held-out audio")
     p.add_argument("model")
     p.add_argument("--data", required=True, help="folder of audio or a manifest JSON")
     p.add_argument("--f0-factors", default=None, help="comma-separated F0 scale factors, e.g. 0.5,1,2")
     p.add_argument("--out", default=None, help="report JSON path")
-    p.set_defaults(func=_not_implemented("evaluate"))
+    p.set_defaults(func=_run_evaluate)
 
     p = sub.add_parser("bench", help="real-time factor and memory of each generator")
     p.add_argument("--generators", default=None)
