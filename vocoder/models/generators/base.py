@@ -26,6 +26,7 @@ class Generator(nn.Module):
 
     needs_f0: bool = False
     needs_noise: bool = False
+    has_unused_parameters: bool = False  # parameters that never reach the output (DDP needs to know)
 
     def __init__(self, sample_rate: int, hop: int, n_mels: int) -> None:
         super().__init__()

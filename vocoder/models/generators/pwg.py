@@ -141,6 +141,8 @@ class ParallelWaveGAN(Generator):
     """
 
     needs_noise = True
+    # The last block's residual 1x1 conv never reaches the output (as in the reference): DDP must know.
+    has_unused_parameters = True
     needs_f0 = False
 
     def __init__(

@@ -1,0 +1,125 @@
+"""Training batches: random fixed-length segments aligned to the hop, F0 from an on-disk cache.
+
+Batches are drawn by step number, not by iterator state: ``batch(step, rank)`` seeds its RNG with
+``(seed, step, rank)``, so a resumed run sees exactly the batches an uninterrupted run would, and
+each DDP rank sees its own shard. Mels are computed on the fly by the trainer (batched, with the
+recipe's preset); F0 (slow) is computed once per file and cached, keyed by file content and F0 settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vocoder.audio.io import read_audio
+from vocoder.config import FeatureConfig
+from vocoder.data.manifest import Utterance
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "vocoder"
+
+
+def f0_cache_key(path: Path, features: FeatureConfig) -> str:
+    h = hashlib.sha256(path.read_bytes())
+    settings = [features.sample_rate, features.hop, features.f0_method, features.f0_min, features.f0_max, 1]
+    h.update(json.dumps(settings).encode())
+    return h.hexdigest()
+
+
+def cached_f0(path: Path, wav: np.ndarray, features: FeatureConfig, cache_dir: Path | None) -> np.ndarray:
+    """F0 ``(len(wav) // hop,)`` of one file, from ``cache_dir`` when present, else extracted and stored."""
+    from vocoder.audio.f0 import extract_f0
+
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = Path(cache_dir) / "f0" / f"{f0_cache_key(path, features)}.npy"
+        if cache_file.is_file():
+            f0 = np.load(cache_file)
+            if f0.shape == (len(wav) // features.hop,):
+                return f0
+    f0 = extract_f0(wav, features.sample_rate, features.hop, features.f0_min, features.f0_max, features.f0_method)
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, f0.astype(np.float32))
+        os.replace(tmp, cache_file)
+    return f0
+
+
+@dataclass
+class Batch:
+    """``wav`` (B, 1, T*hop); ``f0`` (B, T) or None."""
+
+    wav: torch.Tensor
+    f0: torch.Tensor | None
+
+
+class SegmentSampler:
+    """Holds a split's audio in memory (float32 at the feature rate, trimmed to whole frames) and
+    draws batches of random segments of ``segment_frames`` frames."""
+
+    def __init__(
+        self,
+        utterances: list[Utterance],
+        root: str | Path,
+        features: FeatureConfig,
+        segment_frames: int,
+        needs_f0: bool = False,
+        cache_dir: str | Path | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.features = features
+        self.hop = features.hop
+        self.segment_frames = int(segment_frames)
+        self.seed = int(seed)
+        self.needs_f0 = needs_f0
+        self.names: list[str] = []
+        self.wavs: list[np.ndarray] = []
+        self.f0s: list[np.ndarray] = []
+        for utt in utterances:
+            path = Path(root) / utt.path
+            wav = read_audio(path, features.sample_rate)
+            frames = len(wav) // self.hop
+            if frames == 0:
+                continue
+            wav = wav[: frames * self.hop]
+            self.names.append(utt.path)
+            self.wavs.append(wav)
+            if needs_f0:
+                self.f0s.append(cached_f0(path, wav, features, Path(cache_dir) if cache_dir else None))
+        if not self.wavs:
+            raise ValueError("no usable utterances")
+        frames = np.array([len(w) // self.hop for w in self.wavs], dtype=np.float64)
+        self.weights = frames / frames.sum()  # longer files are drawn more often: uniform over audio
+
+    def __len__(self) -> int:
+        return len(self.wavs)
+
+    def batch(self, batch_size: int, step: int, rank: int = 0) -> Batch:
+        rng = np.random.default_rng([self.seed, int(step), int(rank)])
+        seg = self.segment_frames * self.hop
+        wavs = np.zeros((batch_size, 1, seg), dtype=np.float32)
+        f0s = np.zeros((batch_size, self.segment_frames), dtype=np.float32) if self.needs_f0 else None
+        for b in range(batch_size):
+            i = int(rng.choice(len(self.wavs), p=self.weights))
+            frames = len(self.wavs[i]) // self.hop
+            start = int(rng.integers(0, max(1, frames - self.segment_frames + 1)))
+            n = min(self.segment_frames, frames - start)
+            wavs[b, 0, : n * self.hop] = self.wavs[i][start * self.hop : (start + n) * self.hop]
+            if f0s is not None:
+                f0s[b, :n] = self.f0s[i][start : start + n]
+        return Batch(torch.from_numpy(wavs), None if f0s is None else torch.from_numpy(f0s))
+
+    def utterance(self, i: int) -> Batch:
+        """The whole ``i``-th utterance as a batch of one (for validation)."""
+        wav = torch.from_numpy(self.wavs[i]).view(1, 1, -1)
+        f0 = torch.from_numpy(self.f0s[i]).view(1, -1) if self.needs_f0 else None
+        return Batch(wav, f0)

@@ -1,0 +1,470 @@
+"""The GAN training loop: alternating D/G updates, schedules, clipping, validation, checkpoints, DDP.
+
+One step = one discriminator update (once ``train.discriminator_start`` is reached) then one generator
+update. Batches and the generator's noise are drawn from RNGs seeded by ``(seed, step, rank)``, so
+``--resume`` continues with exactly the batches and noise an uninterrupted run would have used.
+Under ``torchrun`` every rank trains on its own shard of the training files (``files[rank::world]``)
+with DistributedDataParallel (gloo on CPU, nccl on GPU); only rank 0 logs and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from vocoder import registry
+from vocoder.audio.mel import MelSpectrogram
+from vocoder.config import OptimizerConfig, RunConfig, save_config
+from vocoder.data.dataset import Batch, SegmentSampler, default_cache_dir
+from vocoder.data.manifest import build_manifest
+from vocoder.errors import ConfigError, VocoderError
+from vocoder.losses.adversarial import (
+    discriminator_adversarial_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
+from vocoder.models.factory import build_discriminator, build_generator
+from vocoder.train import checkpoint as ckpt
+from vocoder.train.logging import RunLogger
+
+
+class TrainingError(VocoderError):
+    """Training cannot go on (e.g. too many non-finite losses in a row)."""
+
+
+VALID_NOISE_STEP = 10**9  # validation noise seeds live far from training steps
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "radam": torch.optim.RAdam}
+
+
+def build_optimizer(params, oc: OptimizerConfig, where: str) -> torch.optim.Optimizer:
+    if oc.name not in OPTIMIZERS:
+        raise ConfigError(f"{where}.name: unknown optimizer {oc.name!r} (known: {', '.join(OPTIMIZERS)})")
+    if len(oc.betas) != 2:
+        raise ConfigError(f"{where}.betas: need two values, got {oc.betas}")
+    return OPTIMIZERS[oc.name](params, lr=oc.lr, betas=tuple(oc.betas), eps=oc.eps, weight_decay=oc.weight_decay)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, oc: OptimizerConfig, max_steps: int, where: str):
+    """Per-step LR schedule: none, step (StepLR), exponential (gamma per step), cosine (to min_lr)."""
+    sched = oc.scheduler
+    if sched == "none":
+        return None
+    if sched == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=oc.step_size, gamma=oc.gamma)
+    if sched == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=oc.gamma)
+    if sched == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, max_steps), eta_min=oc.min_lr)
+    raise ConfigError(f"{where}.scheduler: unknown schedule {sched!r} (none, step, exponential, cosine)")
+
+
+def build_loss(name: str, params: dict, sample_rate: int, where: str) -> nn.Module:
+    cls = registry.lookup("loss", name)
+    fixed = {"sample_rate": sample_rate} if "sample_rate" in inspect.signature(cls.__init__).parameters else {}
+    return registry.build("loss", name, params, where=where, **fixed)
+
+
+def flatten(outputs: dict) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+    """CombinedDiscriminator output -> (all logits, all feature-map lists), in a fixed order."""
+    logits, feats = [], []
+    for per_sub in outputs.values():
+        for lg, fm in per_sub:
+            logits.append(lg)
+            feats.append(fm)
+    return logits, feats
+
+
+def halves(outputs: dict) -> tuple[dict, dict]:
+    """Split outputs of D on ``cat([real, fake])`` along the batch into (real, fake) outputs."""
+    real, fake = {}, {}
+    for name, per_sub in outputs.items():
+        real[name] = [(lg.chunk(2)[0], [f.chunk(2)[0] for f in fm]) for lg, fm in per_sub]
+        fake[name] = [(lg.chunk(2)[1], [f.chunk(2)[1] for f in fm]) for lg, fm in per_sub]
+    return real, fake
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> DistInfo:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return info
+
+
+@dataclass
+class StepStats:
+    values: dict[str, float] = field(default_factory=dict)
+    count: int = 0
+
+    def add(self, values: dict[str, float]) -> None:
+        for k, v in values.items():
+            self.values[k] = self.values.get(k, 0.0) + float(v)
+        self.count += 1
+
+    def mean(self) -> dict[str, float]:
+        return {k: v / max(1, self.count) for k, v in self.values.items()}
+
+
+class Trainer:
+    """Trains ``cfg``'s generator (and discriminators) into the run folder ``out``."""
+
+    def __init__(self, cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> None:
+        self.cfg, self.out, self.progress = cfg, Path(out), progress
+        self.dist = init_distributed()
+        tc = cfg.train
+        if tc.threads:
+            torch.set_num_threads(tc.threads)
+        self.device = torch.device(f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu")
+        torch.manual_seed(tc.seed)
+        if not cfg.generator.name:
+            raise ConfigError("config: generator.name is empty")
+        if not cfg.data.root:
+            raise ConfigError("config: data.root is empty (the folder of training audio)")
+
+        self.generator = build_generator(cfg).to(self.device)
+        self.discriminator = build_discriminator(cfg)
+        if self.discriminator is not None:
+            self.discriminator.to(self.device)
+        f = cfg.features
+        self.mel = MelSpectrogram(f).to(self.device)
+        self.losses = self._build_losses()
+        if not self.losses and self.discriminator is None:
+            raise ConfigError("config: no loss is enabled (losses.* and discriminators are all empty)")
+
+        og, od = cfg.optim.generator, cfg.optim.discriminator
+        self.opt_g = build_optimizer(self.generator.parameters(), og, "optim.generator")
+        self.sched_g = build_scheduler(self.opt_g, og, tc.max_steps, "optim.generator")
+        self.opt_d = self.sched_d = None
+        if self.discriminator is not None:
+            self.opt_d = build_optimizer(self.discriminator.parameters(), od, "optim.discriminator")
+            self.sched_d = build_scheduler(self.opt_d, od, tc.max_steps, "optim.discriminator")
+
+        manifest = build_manifest(
+            cfg.data.root, cfg.data.valid_count, cfg.data.test_count, cfg.data.split_seed,
+            cfg.data.min_seconds, cfg.data.extensions,
+        )
+        cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir()
+        shard = manifest.train[self.dist.rank :: self.dist.world]
+        needs_f0 = self.generator.needs_f0
+        self.train_data = SegmentSampler(shard, manifest.root, f, tc.segment_frames, needs_f0, cache, tc.seed)
+        valid = manifest.valid[: tc.eval_utterances]
+        self.valid_data = (
+            SegmentSampler(valid, manifest.root, f, tc.segment_frames, needs_f0, cache, tc.seed) if valid else None
+        )
+        self.manifest = manifest
+
+        self.step = 0
+        self._logged_real = False
+        self.best = math.inf
+        self.nonfinite_total = 0
+        self.nonfinite_run = 0
+        self.ckpt_root = self.out / "checkpoints"
+        if self.dist.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.out / "config.yaml")
+            manifest.save(self.out / "manifest.json")
+        if resume:
+            self._resume()
+
+        self.g_ddp: nn.Module = self.generator
+        self.d_ddp: nn.Module | None = self.discriminator
+        if self.dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.dist.local_rank] if self.device.type == "cuda" else None
+            unused = self.generator.has_unused_parameters
+            self.g_ddp = DDP(self.generator, device_ids=ids, find_unused_parameters=unused)
+            if self.discriminator is not None:
+                self.d_ddp = DDP(self.discriminator, device_ids=ids)
+        self.logger = RunLogger(self.out, enabled=self.dist.main)
+
+    # ----------------------------------------------------------------------------------- building
+    def _build_losses(self) -> dict[str, tuple[float, nn.Module]]:
+        lc, sr = self.cfg.losses, self.cfg.features.sample_rate
+        losses = {}
+        for name in ("mrstft", "mel", "multiscale_mel"):
+            term = getattr(lc, name)
+            if term is not None and term.weight > 0:
+                losses[name] = (term.weight, build_loss(name, term.params, sr, f"losses.{name}.params").to(self.device))
+        if lc.adversarial_kind not in ("lsgan", "hinge"):
+            raise ConfigError(f"losses.adversarial_kind: unknown kind {lc.adversarial_kind!r} (lsgan, hinge)")
+        return losses
+
+    # ----------------------------------------------------------------------------------- RNG inputs
+    def noise_inputs(self, step: int, batch: int, frames: int, rank: int = 0) -> dict[str, torch.Tensor]:
+        """Generator noise/phase for ``step``, from an RNG seeded by (seed, step, rank)."""
+        if not self.generator.needs_noise:
+            return {}
+        seed = int(np.random.SeedSequence([self.cfg.train.seed, step, rank, 1]).generate_state(1)[0])
+        g = torch.Generator().manual_seed(seed)
+        inputs = {"noise": torch.randn(batch, 1, frames * self.generator.hop, generator=g)}
+        if "phase" in inspect.signature(self.generator.forward).parameters:
+            inputs["phase"] = torch.rand(batch, 1, generator=g)
+        return {k: v.to(self.device) for k, v in inputs.items()}
+
+    def generate(self, model: nn.Module, mel: torch.Tensor, f0: torch.Tensor | None, step: int, rank: int = 0):
+        noise = self.noise_inputs(step, mel.shape[0], mel.shape[-1], rank)
+        return model(mel, f0=f0, **noise) if self.generator.needs_f0 else model(mel, **noise)
+
+    # ----------------------------------------------------------------------------------- losses
+    def reconstruction(self, y_hat: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        total = y_hat.new_zeros(())
+        logs = {}
+        for name, (weight, loss) in self.losses.items():
+            if name == "mrstft":
+                sc, mag = loss(y_hat, y)
+                value = sc + mag
+                logs["loss/mrstft_sc"], logs["loss/mrstft_mag"] = sc.item(), mag.item()
+            else:
+                value = loss(y_hat, y)
+            logs[f"loss/{name}"] = value.item()
+            total = total + weight * value
+        return total, logs
+
+    def d_active(self, step: int) -> bool:
+        return self.discriminator is not None and step >= self.cfg.train.discriminator_start
+
+    # ----------------------------------------------------------------------------------- one step
+    def train_step(self, batch: Batch, step: int) -> dict[str, float] | None:
+        """One D update and one G update; returns the logged values, or None if the step was skipped."""
+        lc = self.cfg.losses
+        y = batch.wav.to(self.device)
+        f0 = batch.f0.to(self.device) if batch.f0 is not None else None
+        with torch.no_grad():
+            mel = self.mel(y)
+        y_hat = self.generate(self.g_ddp, mel, f0, step, self.dist.rank)
+        logs: dict[str, float] = {}
+
+        use_d = self.d_active(step)
+        if use_d:
+            self.opt_d.zero_grad(set_to_none=True)
+            out = self.d_ddp(torch.cat([y, y_hat.detach()]))
+            real, fake = halves(out)
+            d_real, d_fake = discriminator_adversarial_loss(flatten(real)[0], flatten(fake)[0], lc.adversarial_kind)
+            d_loss = d_real + d_fake
+            if not torch.isfinite(d_loss):
+                return self._skip("discriminator loss")
+            d_loss.backward()
+            d_norm = self._clip(self.discriminator, self.cfg.optim.discriminator.grad_clip)
+            if not math.isfinite(d_norm):
+                return self._skip("discriminator gradient")
+            self.opt_d.step()
+            logs.update({"loss/d_real": d_real.item(), "loss/d_fake": d_fake.item(), "grad_norm/d": d_norm})
+
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss, rec_logs = self.reconstruction(y_hat, y)
+        logs.update(rec_logs)
+        if use_d:
+            # Through the DDP wrapper too: DDP's gradient hooks sit on D's parameters, so a backward through
+            # the plain module would desynchronise its reducer. The D grads made here are zeroed before use.
+            out = self.d_ddp(torch.cat([y, y_hat]))
+            real, fake = halves(out)
+            real_logits, real_feats = flatten(real)
+            fake_logits, fake_feats = flatten(fake)
+            adv = generator_adversarial_loss(fake_logits, lc.adversarial_kind)
+            g_loss = g_loss + lc.adversarial_weight * adv
+            logs["loss/g_adv"] = adv.item()
+            if lc.feature_matching_weight > 0:
+                fm = feature_matching_loss([[f.detach() for f in fs] for fs in real_feats], fake_feats)
+                g_loss = g_loss + lc.feature_matching_weight * fm
+                logs["loss/feature_matching"] = fm.item()
+        if not torch.isfinite(g_loss):
+            return self._skip("generator loss")
+        g_loss.backward()
+        g_norm = self._clip(self.generator, self.cfg.optim.generator.grad_clip)
+        if not math.isfinite(g_norm):
+            return self._skip("generator gradient")
+        self.opt_g.step()
+        for sched in (self.sched_g, self.sched_d if use_d else None):
+            if sched is not None:
+                sched.step()
+        self.nonfinite_run = 0
+        logs.update({"loss/g_total": g_loss.item(), "grad_norm/g": g_norm, "lr/g": self.opt_g.param_groups[0]["lr"]})
+        if self.opt_d is not None:
+            logs["lr/d"] = self.opt_d.param_groups[0]["lr"]
+        return logs
+
+    def _clip(self, model: nn.Module, max_norm: float | None) -> float:
+        params = [p for p in model.parameters() if p.grad is not None]
+        if not params:
+            return 0.0
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm else float("inf"))
+        return float(norm)
+
+    def _skip(self, what: str) -> None:
+        self.opt_g.zero_grad(set_to_none=True)
+        if self.opt_d is not None:
+            self.opt_d.zero_grad(set_to_none=True)
+        self.nonfinite_total += 1
+        self.nonfinite_run += 1
+        warnings.warn(f"step {self.step}: non-finite {what}, step skipped", stacklevel=2)
+        return None
+
+    # ----------------------------------------------------------------------------------- validation
+    @torch.no_grad()
+    def validate(self, log_media: bool = True) -> dict[str, float]:
+        if self.valid_data is None:
+            return {}
+        self.generator.eval()
+        stats = StepStats()
+        sr = self.cfg.features.sample_rate
+        for i in range(len(self.valid_data)):
+            b = self.valid_data.utterance(i)
+            y = b.wav.to(self.device)
+            f0 = b.f0.to(self.device) if b.f0 is not None else None
+            mel = self.mel(y)
+            y_hat = self.generate(self.generator, mel, f0, step=VALID_NOISE_STEP + i)
+            mel_hat = self.mel(y_hat)
+            values = {"valid/mel_l1": float((mel_hat - mel).abs().mean())}
+            if "mrstft" in self.losses:
+                sc, mag = self.losses["mrstft"][1](y_hat, y)
+                values["valid/mrstft"] = float(sc + mag)
+            stats.add(values)
+            if log_media and i < self.cfg.train.audio_log_utterances:
+                self.logger.audio(f"generated/{i}", y_hat, sr, self.step)
+                if not self._logged_real:
+                    self.logger.audio(f"real/{i}", y, sr, self.step)
+                self.logger.mel_image(f"mel/{i}", mel[0], mel_hat[0], self.step)
+        self._logged_real = self._logged_real or log_media
+        self.generator.train()
+        return stats.mean()
+
+    # ----------------------------------------------------------------------------------- state
+    def state(self) -> dict:
+        st = {
+            "step": self.step,
+            "best": self.best,
+            "nonfinite_total": self.nonfinite_total,
+            "opt_g": self.opt_g.state_dict(),
+            "rng_torch": torch.get_rng_state(),
+        }
+        if self.sched_g is not None:
+            st["sched_g"] = self.sched_g.state_dict()
+        if self.discriminator is not None:
+            st["discriminator"] = self.discriminator.state_dict()
+            st["opt_d"] = self.opt_d.state_dict()
+            if self.sched_d is not None:
+                st["sched_d"] = self.sched_d.state_dict()
+        return st
+
+    def _resume(self) -> None:
+        found = ckpt.latest_resumable(self.ckpt_root)
+        if found is None:
+            raise ConfigError(f"{self.ckpt_root}: --resume given but no usable checkpoint found")
+        folder, st, weights = found
+        self.generator.load_state_dict(weights)
+        self.opt_g.load_state_dict(st["opt_g"])
+        if self.sched_g is not None and "sched_g" in st:
+            self.sched_g.load_state_dict(st["sched_g"])
+        if self.discriminator is not None and "discriminator" in st:
+            self.discriminator.load_state_dict(st["discriminator"])
+            self.opt_d.load_state_dict(st["opt_d"])
+            if self.sched_d is not None and "sched_d" in st:
+                self.sched_d.load_state_dict(st["sched_d"])
+        self.step = int(st["step"])
+        self.best = float(st.get("best", math.inf))
+        self.nonfinite_total = int(st.get("nonfinite_total", 0))
+        torch.set_rng_state(st["rng_torch"])
+        if self.dist.main:
+            print(f"resumed from {folder} at step {self.step}", flush=True)
+
+    def save(self, metrics: dict[str, float] | None = None) -> None:
+        if self.dist.main:
+            folder = ckpt.save_checkpoint(
+                self.ckpt_root, self.step, self.generator, self.cfg, self.state(), self.cfg.train.keep_last
+            )
+            score = (metrics or {}).get("valid/mel_l1")
+            if score is not None and score < self.best:
+                self.best = score
+                ckpt.save_best(self.ckpt_root, folder)
+        if self.dist.world > 1:
+            dist.barrier()
+
+    # ----------------------------------------------------------------------------------- loop
+    def fit(self) -> dict[str, float]:
+        tc = self.cfg.train
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=tc.max_steps, initial=self.step, disable=not (self.progress and self.dist.main),
+            dynamic_ncols=True, desc="train",
+        )
+        stats, wait, t_last = StepStats(), 0.0, time.perf_counter()
+        last_metrics: dict[str, float] = {}
+        self.generator.train()
+        if self.discriminator is not None:
+            self.discriminator.train()
+        try:
+            while self.step < tc.max_steps:
+                t0 = time.perf_counter()
+                batch = self.train_data.batch(tc.batch_size, self.step, self.dist.rank)
+                wait += time.perf_counter() - t0
+                logs = self.train_step(batch, self.step)
+                if logs is None:
+                    if self.nonfinite_run >= tc.max_nonfinite:
+                        self.save()
+                        raise TrainingError(
+                            f"{self.nonfinite_run} non-finite losses in a row at step {self.step}; stopped "
+                            f"(last good checkpoint saved in {self.ckpt_root}); lower the learning rate"
+                        )
+                    continue
+                self.step += 1
+                stats.add(logs)
+                bar.update(1)
+                if self.step % tc.log_every == 0 or self.step == tc.max_steps:
+                    now = time.perf_counter()
+                    values = stats.mean()
+                    values["speed/steps_per_s"] = stats.count / max(now - t_last, 1e-9)
+                    values["speed/data_wait_fraction"] = wait / max(now - t_last, 1e-9)
+                    values["train/nonfinite_steps"] = self.nonfinite_total
+                    self.logger.scalars(values, self.step)
+                    bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in values.items() if k.startswith("loss/g")})
+                    stats, wait, t_last = StepStats(), 0.0, now
+                metrics = None
+                if self.step % tc.eval_every == 0 or self.step == tc.max_steps:
+                    metrics = self.validate() if self.dist.main else {}
+                    self.logger.scalars(metrics, self.step)
+                    last_metrics = metrics
+                if self.step % tc.save_every == 0 or self.step == tc.max_steps:
+                    self.save(metrics)
+                    t_last = time.perf_counter()
+        finally:
+            bar.close()
+            self.logger.close()
+        return last_metrics
+
+
+def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, float]:
+    """Train ``cfg`` into ``out``; returns the last validation metrics."""
+    trainer = Trainer(cfg, out, resume=resume, progress=progress)
+    if trainer.step >= cfg.train.max_steps and trainer.dist.main:
+        print(f"already at step {trainer.step} >= train.max_steps {cfg.train.max_steps}; nothing to do")
+    metrics = trainer.fit()
+    if trainer.dist.world > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+    return metrics
+
