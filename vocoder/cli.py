@@ -7,6 +7,7 @@ Only argument parsing lives here; each subcommand calls into the package. A :cla
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from vocoder import __version__
@@ -142,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     except VocoderError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # e.g. `vocoder info ... | head`: the reader left, nothing to report
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -42,7 +42,10 @@ def describe(path: str | Path, overrides: list[str] | None = None) -> str:
     if cfg.generator.name:
         lines.append(describe_generator(cfg))
     if cfg.data.root:
-        lines.append(describe_data(cfg.data.root, cfg))
+        try:
+            lines.append(describe_data(cfg.data.root, cfg))
+        except ConfigError as err:  # the recipe is still worth describing before its data stage has run
+            lines.append(f"data: {err} (see the recipe's README for its data stage)")
     return "\n".join(lines)
 
 
