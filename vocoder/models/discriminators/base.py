@@ -39,6 +39,23 @@ class Discriminator(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+def conv_stack(
+    convs: nn.ModuleList, post: nn.Module, x: torch.Tensor, slope: float, logits_as_feature: bool
+) -> SubOutput:
+    """Run ``convs`` with LeakyReLU(``slope``) after each, then ``post``: ``(logits, feature maps)``.
+
+    HiFi-GAN's MPD and UnivNet's MRD also count the logits map as a feature; EnCodec-style stacks don't.
+    """
+    feats: list[torch.Tensor] = []
+    for conv in convs:
+        x = torch.nn.functional.leaky_relu(conv(x), slope)
+        feats.append(x)
+    logits = post(x)
+    if logits_as_feature:
+        feats.append(logits)
+    return logits, feats
+
+
 def positive_ints(values: Sequence[int], key: str, owner: str) -> tuple[int, ...]:
     """Config lists of sizes (periods, FFT sizes...): non-empty, all positive ints, else ConfigError."""
     try:

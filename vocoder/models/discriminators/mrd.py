@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from vocoder.errors import ConfigError
-from vocoder.models.discriminators.base import Discriminator, SubOutput, positive_ints
+from vocoder.models.discriminators.base import Discriminator, SubOutput, conv_stack, positive_ints
 from vocoder.registry import register_discriminator
 
 WINDOWS = ("rectangular", "hann")
@@ -74,13 +74,7 @@ class ResolutionDiscriminator(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> SubOutput:
         x = self.magnitude(wav)
-        feats: list[torch.Tensor] = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), self.negative_slope)
-            feats.append(x)
-        logits = self.post(x)
-        feats.append(logits)
-        return logits, feats
+        return conv_stack(self.convs, self.post, x, self.negative_slope, logits_as_feature=True)
 
 
 @register_discriminator("mrd")

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from vocoder.errors import ConfigError
-from vocoder.models.discriminators.base import Discriminator, SubOutput, positive_ints
+from vocoder.models.discriminators.base import Discriminator, SubOutput, conv_stack, positive_ints
 from vocoder.registry import register_discriminator
 
 
@@ -77,11 +76,7 @@ class STFTDiscriminator(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> SubOutput:
         x = self.spectrum(wav)
-        feats: list[torch.Tensor] = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), self.negative_slope)
-            feats.append(x)
-        return self.post(x), feats
+        return conv_stack(self.convs, self.post, x, self.negative_slope, logits_as_feature=False)
 
 
 @register_discriminator("msstft")
