@@ -14,14 +14,18 @@ Both have ``sample_rate``, ``hop``, ``n_mels``, ``needs_f0``, ``features`` (Feat
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
+from vocoder.errors import ConfigError
 from vocoder.infer.base import Vocoder
 
 
 def load(path: str | Path, threads: int | None = None) -> Vocoder:
     """A ready-to-use vocoder from an ``.onnx`` file or a run/checkpoint folder; ``threads`` CPU threads."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1):
+        raise ConfigError(f"threads: expected a positive integer, got {threads!r}")
     if str(path).lower().endswith(".onnx"):
         from vocoder.infer.runtime import OnnxVocoder
 

@@ -187,7 +187,10 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range
+            raise ConfigError(f"{source}: {key} is too large (beyond float range)") from None
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{source}: {key} must be an integer, got {value!r}")
@@ -215,25 +218,34 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str) -> Any:
     return cls(**kwargs)
 
 
+def _list_index(part: str, node: list) -> int | None:
+    """``part`` as an index into ``node``; None unless it is a short in-range decimal number (not '²')."""
+    if not (part.isascii() and part.isdigit() and len(part) < 10) or int(part) >= len(node):
+        return None
+    return int(part)
+
+
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
     parts = dotted.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
+            index = _list_index(part, node)
+            if index is None:
                 raise ConfigError(f"{source}: bad list index '{'.'.join(parts[: i + 1])}' in override")
-            node = node[int(part)]
-            continue
-        if node.get(part) is None:
-            node[part] = {}
-        node = node[part]
+            node = node[index]
+        else:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
         if not isinstance(node, (dict, list)):
             raise ConfigError(f"{source}: cannot set '{dotted}': '{part}' is not a section")
     last = parts[-1]
     if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
+        index = _list_index(last, node)
+        if index is None:
             raise ConfigError(f"{source}: bad list index '{dotted}' in override")
-        node[int(last)] = value
+        node[index] = value
     else:
         node[last] = value
 
@@ -247,7 +259,7 @@ def parse_overrides(overrides: list[str] | None) -> list[tuple[str, Any]]:
         key, raw = item.split("=", 1)
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: an integer of over 4300 digits
             value = raw
         parsed.append((key.strip(), value))
     return parsed
@@ -294,6 +306,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         raise ConfigError(f"{path}: not valid YAML{line}") from None
     except (UnicodeDecodeError, OSError) as err:
         raise ConfigError(f"{path}: cannot read config ({type(err).__name__})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from None
+    except ValueError as err:  # raised by the YAML constructors, e.g. an integer of over 4300 digits
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0][:80]})") from None
     cfg = config_from_dict(data, str(path), overrides)
     _resolve_data_root(cfg, path.parent)
     return cfg

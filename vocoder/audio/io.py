@@ -58,6 +58,8 @@ def read_audio(path: str | Path, sample_rate: int | None = None, check_silence: 
         raise AudioError(f"{path}: audio is silent (peak below -80 dBFS)")
     if sample_rate is not None:
         wav = resample(wav, sr, sample_rate)
+        if wav.size == 0:  # e.g. one sample at 44.1 kHz read at 8 kHz
+            raise AudioError(f"{path}: audio too short ({data.shape[0]} samples at {sr} Hz, none at {sample_rate} Hz)")
     return np.ascontiguousarray(wav, dtype=np.float32)
 
 

@@ -82,6 +82,7 @@ _RESOLVED_MARK = "_vocoder_features_resolved"
 
 _INT_KEYS = ("sample_rate", "n_fft", "hop", "n_mels")
 _FLOAT_KEYS = ("fmin", "clamp", "power", "f0_min", "f0_max")
+_MAX_SIZE = 2**31 - 1  # sizes and rates are int32 in ONNX graphs and metadata readers
 
 
 def resolve_features(cfg: FeatureConfig | Mapping[str, Any]) -> FeatureConfig:
@@ -131,6 +132,8 @@ def _checked(v: dict[str, Any]) -> dict[str, Any]:
         v[key] = _integer(key, v[key])
         if v[key] <= 0:
             raise ConfigError(f"features.{key} must be positive, got {v[key]}")
+        if v[key] > _MAX_SIZE:  # also keeps sample_rate / 2 within float range
+            raise ConfigError(f"features.{key} must be at most {_MAX_SIZE}, got {v[key]}")
     if v["win_length"] is not None:
         v["win_length"] = _integer("win_length", v["win_length"])
     for key in _FLOAT_KEYS:

@@ -41,9 +41,11 @@ def check_mel(mel: Any, n_mels: int, min_frames: int = 1) -> tuple[np.ndarray, b
         raise InputError("mel: empty batch")
     if arr.shape[2] < min_frames:
         raise InputError(f"mel: has {arr.shape[2]} frames; this model needs at least {min_frames}")
-    if not np.isfinite(arr).all():
-        raise InputError("mel: contains NaN or Inf")
-    return np.ascontiguousarray(arr, dtype=np.float32), batched
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():  # checked after the cast: 1e300 in a float64 mel would become inf
+        raise InputError("mel: contains NaN or Inf (or values beyond float32)")
+    return arr, batched
 
 
 def check_f0(f0: Any, batch: int, frames: int, batched: bool) -> np.ndarray:
@@ -61,11 +63,13 @@ def check_f0(f0: Any, batch: int, frames: int, batched: bool) -> np.ndarray:
     if arr.shape != (batch, frames):
         want = f"({batch}, {frames})" if batched else f"({frames},)"
         raise InputError(f"f0: expected one value per mel frame, shape {want}, got {given}")
-    if not np.isfinite(arr).all():
-        raise InputError("f0: contains NaN or Inf")
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():  # checked after the cast, as for the mel
+        raise InputError("f0: contains NaN or Inf (or values beyond float32)")
     if (arr < 0).any():
         raise InputError(f"f0: has negative values (min {float(arr.min()):.3g} Hz); use 0 for unvoiced frames")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return arr
 
 
 def check_seed(seed: Any) -> int:

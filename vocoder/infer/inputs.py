@@ -50,7 +50,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import zipfile
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -202,7 +201,7 @@ def check_mel_values(mel: np.ndarray, features: FeatureConfig, name: str = "mel"
     """Raise :class:`InputError` (naming ``name``) unless ``mel`` ``(n_mels, T)`` can be a log-mel of
     ``features`` (see the module docstring for the rule)."""
     rng = mel_value_range(features)
-    lo, hi, mean = float(mel.min()), float(mel.max()), float(mel.mean())
+    lo, hi, mean = float(mel.min()), float(mel.max()), float(mel.mean(dtype=np.float64))
     out_of_range = bool((mel < rng.low[:, None]).any() or (mel > rng.high[:, None]).any())
     too_loud = rng.mean_limit is not None and mean > rng.mean_limit
     foreign = None
@@ -288,14 +287,34 @@ def orient_mel(arr: np.ndarray, n_mels: int, name: str, label: str = "") -> np.n
 # ------------------------------------------------------------------------------------------- reading
 
 
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive (.npz) starts with a member or, empty, its end
+
+
+def _check_magic(path: Path, magics: tuple[bytes, ...], what: str, reason: str) -> None:
+    """Refuse a file that does not start like ``what``: np.load picks the format from the content, so a text
+    file or a .npz named .npy would otherwise be read as something else (or reported as a pickle)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(max(len(m) for m in magics))
+    except OSError as err:
+        raise InputError(f"{path}: cannot read {what} ({_first_line(err)})") from None
+    if not head:
+        raise InputError(f"{path}: cannot read {what} (empty file, 0 bytes)")
+    if not head.startswith(magics):
+        raise InputError(f"{path}: cannot read {what} ({reason})")
+
+
 def _read_npy(path: Path) -> dict[str, Any]:
+    _check_magic(path, (NPY_MAGIC,), ".npy file", "no NumPy header: not a .npy file")
     try:
         return {"mel": np.load(path, allow_pickle=False)}
-    except Exception as err:  # bad magic, truncated data, pickled objects refused...
+    except Exception as err:  # truncated data, pickled objects refused...
         raise InputError(f"{path}: cannot read .npy file ({_first_line(err)})") from None
 
 
 def _read_npz(path: Path) -> dict[str, Any]:
+    _check_magic(path, ZIP_MAGICS, ".npz file", "not a zip archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
@@ -303,22 +322,26 @@ def _read_npz(path: Path) -> dict[str, Any]:
                 return {k: archive[k] for k in keys if k in ("mel", "f0", "preset", *METADATA_KEYS)}
             if len(keys) == 1:  # np.savez(path, mel) names it arr_0
                 return {"mel": archive[keys[0]]}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, RuntimeError) as err:
+    except Exception as err:  # bad zip, corrupt deflate data (zlib.error), truncated member, pickled objects...
         raise InputError(f"{path}: cannot read .npz file ({_first_line(err)})") from None
     raise InputError(f"{path}: .npz has no 'mel' array (keys: {', '.join(keys) or 'none'})")
 
 
 def _read_pt(path: Path) -> dict[str, Any]:
     import pickle
+    import warnings
 
     import torch
 
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        # weights_only refused a global: loading the file would have called it
+        # weights_only refused a global (loading the file would have called it) or an opcode
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        reason = f"it would call {found.group(1)}" if found else _first_line(err)
+        other = re.search(r"WeightsUnpickler error:\s*([^\n]+)", str(err))
+        reason = f"it would call {found.group(1)}" if found else other.group(1).strip() if other else _first_line(err)
         raise InputError(
             f"{path}: refused to load .pt file: it holds more than tensors, numbers and dicts ({reason})"
         ) from None
@@ -339,7 +362,11 @@ def _scalar(value: Any, path: Path, key: str) -> Any:
     if arr.size != 1:
         raise InputError(f"{path}: metadata '{key}' must be a single value, got shape {tuple(arr.shape)}")
     item = arr.reshape(()).item()
-    return item.decode() if isinstance(item, bytes) else item
+    if isinstance(item, bytes):
+        item = item.decode("utf-8", errors="replace")
+    if item is not None and not isinstance(item, (str, int, float)):  # complex, date, record, dict...
+        raise InputError(f"{path}: metadata '{key}' must be a number or a string, got {arr.dtype}")
+    return item
 
 
 def _check_metadata(data: dict[str, Any], features: FeatureConfig, path: Path) -> None:
@@ -363,7 +390,7 @@ def _check_metadata(data: dict[str, Any], features: FeatureConfig, path: Path) -
             value, want = value or features.sample_rate / 2, want or features.sample_rate / 2
         same = (
             value == want
-            if isinstance(want, str) or want is None or isinstance(value, str)
+            if isinstance(want, str) or want is None or isinstance(value, str) or value is None
             else math.isclose(float(value), float(want), rel_tol=1e-6)
         )
         if not same:
@@ -435,8 +462,10 @@ def fit_f0(value: Any, frames: int, name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise InputError(f"{name}: F0 of shape {shape}; expected one value per mel frame, shape ({frames},)")
     f0 = arr.astype(np.float64)
-    if not np.isfinite(f0).all():
-        raise InputError(f"{name}: F0 has NaN/Inf values")
+    with np.errstate(over="ignore"):
+        finite = bool(np.isfinite(f0.astype(np.float32)).all())  # the model gets float32
+    if not finite:
+        raise InputError(f"{name}: F0 has NaN/Inf values (or values beyond float32)")
     if (f0 < 0).any():
         raise InputError(f"{name}: F0 has negative values (min {f0.min():.3g}); use 0 Hz for unvoiced frames")
     voiced = f0[f0 > 0]
@@ -461,6 +490,7 @@ def fit_f0(value: Any, frames: int, name: str) -> np.ndarray:
 def load_f0_file(path: str | Path, frames: int) -> np.ndarray:
     """F0 ``(frames,)`` from a ``.npy`` file (see :func:`fit_f0` for the accepted shapes and lengths)."""
     path = Path(path)
+    _check_magic(path, (NPY_MAGIC,), "F0 file", "no NumPy header: not a .npy file")
     try:
         arr = np.load(path, allow_pickle=False)
     except Exception as err:
