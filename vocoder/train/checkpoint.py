@@ -10,17 +10,21 @@ Layout of a run folder::
     RUN/checkpoints/best/                   copy of the checkpoint with the lowest validation loss
     RUN/checkpoints/latest                  text file: name of the newest complete checkpoint
 
-Every checkpoint is written into a hidden temporary folder and renamed into place, and ``latest`` is
-replaced atomically, so a kill at any moment leaves the previous checkpoint intact. Weights are read
-with safetensors (no pickle) and trainer state with ``torch.load(weights_only=True)``: neither can
-run code from the file.
+Every checkpoint is written into a hidden temporary folder (``.step-*.tmp``), its files and folder are
+fsynced, and it is renamed into place; ``latest`` is replaced atomically. A folder being replaced or
+pruned is first renamed aside (``.step-*.old`` / ``.*.trash``). So a kill at any moment leaves every
+earlier checkpoint intact, and :func:`clean_incomplete` (run when training starts) removes what a kill
+left behind and points ``latest`` at the newest complete checkpoint again. Weights are read with
+safetensors (no pickle) and trainer state with ``torch.load(weights_only=True)``: neither can run code
+from the file.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import warnings
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,14 @@ CONFIG_FILE = "config.yaml"
 STATE_FILE = "trainer.pt"
 LATEST_FILE = "latest"
 BEST_DIR = "best"
+TMP_SUFFIX = ".tmp"  # a folder or file being written
+OLD_SUFFIX = ".old"  # a complete folder moved aside while its replacement is renamed into place
+TRASH_SUFFIX = ".trash"  # a folder being deleted
+
+
+def warn(message: str) -> None:
+    """One ``warning: ...`` line on stderr (the CLI's style; a Python warning would add file and line)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -49,6 +61,11 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def _write_atomic_text(path: Path, text: str) -> None:
@@ -79,7 +96,7 @@ def save_checkpoint(
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:08d}"
     final = root / name
-    tmp = root / f".{name}.tmp"
+    tmp = root / f".{name}{TMP_SUFFIX}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -88,30 +105,86 @@ def save_checkpoint(
         torch.save(state, fh)
         fh.flush()
         os.fsync(fh.fileno())
+    # a kill -9 keeps the page cache, a power cut does not: the files must be on disk before the rename
+    _fsync_file(tmp / MODEL_FILE)
+    _fsync_file(tmp / CONFIG_FILE)
     _fsync_dir(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    _replace_dir(tmp, final)
     _fsync_dir(root)
     _write_atomic_text(root / LATEST_FILE, name + "\n")
     for old in list_checkpoints(root)[:-keep_last] if keep_last > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_dir(old)
     return final
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Rename folder ``src`` to ``dst``; an existing ``dst`` is moved aside first and deleted after, so one of
+    the two complete folders is always in place (:func:`clean_incomplete` restores a moved-aside one)."""
+    if not dst.exists():
+        os.replace(src, dst)
+        return
+    aside = dst.with_name(f".{dst.name}{OLD_SUFFIX}")
+    if aside.exists():
+        shutil.rmtree(aside)
+    os.replace(dst, aside)
+    os.replace(src, dst)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _remove_dir(folder: Path) -> None:
+    """Delete ``folder`` by renaming it to a hidden name first: a kill mid-delete leaves no half folder."""
+    trash = folder.with_name(f".{folder.name}{TRASH_SUFFIX}")
+    if trash.exists():
+        shutil.rmtree(trash)
+    os.replace(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def clean_incomplete(root: Path) -> list[str]:
+    """Undo what a kill during :func:`save_checkpoint` / :func:`save_best` left under ``root``: delete
+    temporary and half-deleted folders, put back a moved-aside folder whose replacement never arrived, and
+    point ``latest`` at the newest complete checkpoint. Returns the names it removed or restored."""
+    if not root.is_dir():
+        return []
+    done = []
+    for path in sorted(root.iterdir()):
+        if not path.name.startswith("."):
+            continue
+        if path.name.endswith(OLD_SUFFIX):
+            target = root / path.name[1 : -len(OLD_SUFFIX)]
+            if target.exists():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.replace(path, target)
+        elif path.name.endswith((TMP_SUFFIX, TRASH_SUFFIX)):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        else:
+            continue
+        done.append(path.name)
+    ckpts = list_checkpoints(root)
+    latest = root / LATEST_FILE
+    current = latest.read_text().strip() if latest.is_file() else None
+    if ckpts and current != ckpts[-1].name:
+        _write_atomic_text(latest, ckpts[-1].name + "\n")
+    elif not ckpts and latest.exists():
+        latest.unlink()
+    return done
 
 
 def save_best(root: Path, source: Path) -> None:
     """Copy checkpoint folder ``source`` to ``root/best`` (atomically replacing the previous best)."""
-    tmp = root / f".{BEST_DIR}.tmp"
+    tmp = root / f".{BEST_DIR}{TMP_SUFFIX}"
     if tmp.exists():
         shutil.rmtree(tmp)
     shutil.copytree(source, tmp)
-    old = root / f".{BEST_DIR}.old"
-    if (root / BEST_DIR).exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(root / BEST_DIR, old)
-    os.replace(tmp, root / BEST_DIR)
-    shutil.rmtree(old, ignore_errors=True)
+    for path in tmp.iterdir():
+        _fsync_file(path)
+    _fsync_dir(tmp)
+    _replace_dir(tmp, root / BEST_DIR)
+    _fsync_dir(root)
 
 
 def list_checkpoints(root: Path) -> list[Path]:
@@ -143,15 +216,18 @@ def load_weights(folder: Path) -> dict[str, torch.Tensor]:
         raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:80]})") from None
 
 
-def latest_resumable(root: Path) -> tuple[Path, dict[str, Any], dict[str, torch.Tensor]] | None:
-    """Newest checkpoint whose files all load; a broken newer one is skipped with a warning."""
-    candidates = list_checkpoints(root)
-    for folder in reversed(candidates):
+def latest_resumable(
+    root: Path, warn: Callable[[str], None] | None = warn
+) -> tuple[Path, dict[str, Any], dict[str, torch.Tensor]] | None:
+    """Newest checkpoint whose files all load, as ``(folder, trainer state, generator weights)``; each
+    broken newer one is skipped with a one-line ``warn`` (None: silently)."""
+    for folder in reversed(list_checkpoints(root)):
         try:
             state = load_state(folder)
             weights = load_weights(folder)
         except ModelError as err:
-            warnings.warn(f"skipping unusable checkpoint: {err}", stacklevel=2)
+            if warn is not None:
+                warn(f"skipping unusable checkpoint: {err}")
             continue
         return folder, state, weights
     return None

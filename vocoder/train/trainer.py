@@ -5,6 +5,11 @@ update. Batches and the generator's noise are drawn from RNGs seeded by ``(seed,
 ``--resume`` continues with exactly the batches and noise an uninterrupted run would have used.
 Under ``torchrun`` every rank trains on its own shard of the training files (``files[rank::world]``)
 with DistributedDataParallel (gloo on CPU, nccl on GPU); only rank 0 logs and writes checkpoints.
+
+A step whose loss or gradient norm is not finite is skipped: no update, its batch is consumed (the step
+counter still advances, so a bad batch is not drawn again and resume stays exact), it is counted in
+``train/nonfinite_steps``, and ``train.max_nonfinite`` of them in a row stop training with a
+:class:`TrainingError` after saving a checkpoint. Warnings are single ``warning: ...`` lines on stderr.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,6 +192,9 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.yaml")
             manifest.save(self.out / "manifest.json")
+            ckpt.clean_incomplete(self.ckpt_root)  # what a kill during a checkpoint write left behind
+        if self.dist.world > 1:
+            dist.barrier()  # the other ranks resume from the cleaned folder
         if resume:
             self._resume()
 
@@ -266,7 +274,7 @@ class Trainer:
             real, fake = halves(out)
             d_real, d_fake = discriminator_adversarial_loss(flatten(real)[0], flatten(fake)[0], lc.adversarial_kind)
             d_loss = d_real + d_fake
-            if not torch.isfinite(d_loss):
+            if not self._all_finite(d_loss):
                 return self._skip("discriminator loss")
             d_loss.backward()
             d_norm = self._clip(self.discriminator, self.cfg.optim.discriminator.grad_clip)
@@ -292,7 +300,7 @@ class Trainer:
                 fm = feature_matching_loss([[f.detach() for f in fs] for fs in real_feats], fake_feats)
                 g_loss = g_loss + lc.feature_matching_weight * fm
                 logs["loss/feature_matching"] = fm.item()
-        if not torch.isfinite(g_loss):
+        if not self._all_finite(g_loss):
             return self._skip("generator loss")
         g_loss.backward()
         g_norm = self._clip(self.generator, self.cfg.optim.generator.grad_clip)
@@ -315,14 +323,30 @@ class Trainer:
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm else float("inf"))
         return float(norm)
 
+    def _all_finite(self, loss: torch.Tensor) -> bool:
+        """True when ``loss`` is finite on every rank: under DDP a rank that skipped the backward alone
+        would leave the others waiting in the gradient all-reduce. (Gradient norms are computed after the
+        all-reduce, so they agree already.)"""
+        ok = torch.isfinite(loss.detach()).all().to(torch.int32).reshape(1)
+        if self.dist.world > 1:
+            dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+        return bool(ok.item())
+
     def _skip(self, what: str) -> None:
         self.opt_g.zero_grad(set_to_none=True)
         if self.opt_d is not None:
             self.opt_d.zero_grad(set_to_none=True)
         self.nonfinite_total += 1
         self.nonfinite_run += 1
-        warnings.warn(f"step {self.step}: non-finite {what}, step skipped", stacklevel=2)
+        self._warn(f"step {self.step}: non-finite {what}, step skipped")
         return None
+
+    def _warn(self, message: str) -> None:
+        """One ``warning: ...`` line on stderr (rank 0 only), written above the progress bar."""
+        if self.dist.main:
+            from tqdm import tqdm
+
+            tqdm.write(f"warning: {message}", file=sys.stderr)
 
     # ----------------------------------------------------------------------------------- validation
     @torch.no_grad()
@@ -372,7 +396,7 @@ class Trainer:
         return st
 
     def _resume(self) -> None:
-        found = ckpt.latest_resumable(self.ckpt_root)
+        found = ckpt.latest_resumable(self.ckpt_root, warn=self._warn)
         if found is None:
             raise ConfigError(f"{self.ckpt_root}: --resume given but no usable checkpoint found")
         folder, st, weights = found
@@ -392,8 +416,13 @@ class Trainer:
         if self.dist.main:
             print(f"resumed from {folder} at step {self.step}", flush=True)
 
-    def save(self, metrics: dict[str, float] | None = None) -> None:
-        if self.dist.main:
+    def save(self, metrics: dict[str, float] | None = None) -> Path | None:
+        """Write a checkpoint of the current step (rank 0); returns its folder (None on other ranks, or when
+        the weights are no longer finite: such a checkpoint would become the one ``--resume`` picks)."""
+        folder = None
+        if not self.weights_finite():
+            self._warn(f"step {self.step}: weights are not finite, checkpoint not written")
+        elif self.dist.main:
             folder = ckpt.save_checkpoint(
                 self.ckpt_root, self.step, self.generator, self.cfg, self.state(), self.cfg.train.keep_last
             )
@@ -403,6 +432,26 @@ class Trainer:
                 ckpt.save_best(self.ckpt_root, folder)
         if self.dist.world > 1:
             dist.barrier()
+        return folder
+
+    def weights_finite(self) -> bool:
+        """True when every generator and discriminator parameter is finite (a checkpoint worth saving)."""
+        models = [m for m in (self.generator, self.discriminator) if m is not None]
+        return all(bool(torch.isfinite(p).all()) for m in models for p in m.parameters())
+
+    def stop_nonfinite(self) -> None:
+        """Too many non-finite steps in a row: save the weights if they are still finite, then raise."""
+        self.logger.scalars({"train/nonfinite_steps": self.nonfinite_total}, self.step)
+        where = self.save()
+        if where is None:
+            found = ckpt.list_checkpoints(self.ckpt_root)
+            where = found[-1] if found else None
+        kept = f"last good checkpoint: {where}" if where is not None else "no checkpoint was saved"
+        first = self.step - self.nonfinite_run
+        raise TrainingError(
+            f"{self.nonfinite_run} non-finite losses in a row (steps {first}-{self.step - 1}); stopped ({kept}); "
+            "lower the learning rate or check the data"
+        )
 
     # ----------------------------------------------------------------------------------- loop
     def fit(self) -> dict[str, float]:
@@ -424,17 +473,13 @@ class Trainer:
                 batch = self.train_data.batch(tc.batch_size, self.step, self.dist.rank)
                 wait += time.perf_counter() - t0
                 logs = self.train_step(batch, self.step)
+                self.step += 1  # a skipped step consumes its batch too
+                bar.update(1)
                 if logs is None:
                     if self.nonfinite_run >= tc.max_nonfinite:
-                        self.save()
-                        raise TrainingError(
-                            f"{self.nonfinite_run} non-finite losses in a row at step {self.step}; stopped "
-                            f"(last good checkpoint saved in {self.ckpt_root}); lower the learning rate"
-                        )
-                    continue
-                self.step += 1
-                stats.add(logs)
-                bar.update(1)
+                        self.stop_nonfinite()
+                else:
+                    stats.add(logs)
                 if self.step % tc.log_every == 0 or self.step == tc.max_steps:
                     now = time.perf_counter()
                     values = stats.mean()
