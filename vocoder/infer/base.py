@@ -7,11 +7,13 @@ once.
 ``synthesize(mel, f0=None, seed=0)``: mel ``(n_mels, T)`` -> waveform ``(T * hop,)`` float32, or mel
 ``(B, n_mels, T)`` -> ``(B, T * hop)``. ``f0`` (Hz, 0 = unvoiced) is ``(T,)`` / ``(B, T)``; it is required
 when ``needs_f0`` and ignored otherwise. Noise and start phase come from ``seed``
-(:mod:`vocoder.infer.noise`), so equal seeds give equal waveforms on both backends.
+(:mod:`vocoder.infer.noise`), so equal seeds give equal waveforms on both backends. Inputs longer than
+``chunk_frames`` frames are synthesized window by window in bounded memory (:mod:`vocoder.infer.chunking`).
 """
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +55,15 @@ class Vocoder(ABC):
     (shortest mel accepted), ``features`` (:class:`~vocoder.config.FeatureConfig` the model was trained
     on), ``config`` (the whole :class:`~vocoder.config.RunConfig`), ``generator_name``,
     ``context`` (:class:`StreamContext`), ``backend`` ("torch" or "onnx") and ``source`` (the path).
+
+    ``chunk_frames`` (settable per instance): mels longer than this are synthesized in windows of at most
+    this many frames plus the streaming context, so memory stays bounded (a 10-minute mel would need
+    gigabytes whole); None synthesizes every input whole. The result equals whole-input synthesis up to
+    float rounding, except for Wavehax models with ``framewise_norm: false`` (cross-faded windows, see
+    :mod:`vocoder.infer.chunking`).
     """
+
+    chunk_frames: int | None = 2000
 
     backend: str = ""
     source: str = ""
@@ -84,9 +94,26 @@ class Vocoder(ABC):
         mel3, batched = check_mel(mel, self.n_mels, self.min_frames)
         batch, _, frames = mel3.shape
         f0b = self.check_f0(f0, batch, frames, batched)
-        noise, phase = self.random_inputs(check_seed(seed), batch, 0, frames)
-        wav = self.run(mel3, f0b, noise, phase)
+        seed = check_seed(seed)
+        if self.chunk_frames and frames > self.chunk_frames and self._can_chunk():
+            from vocoder.infer.chunking import synthesize_chunked
+
+            wav = synthesize_chunked(self, mel3, f0b, seed, max(int(self.chunk_frames), 2 * self.min_frames))
+        else:
+            noise, phase = self.random_inputs(seed, batch, 0, frames)
+            wav = self.run(mel3, f0b, noise, phase)
         return wav if batched else wav[0]
+
+    def _can_chunk(self) -> bool:
+        """False (with a warning) when the model's streaming context is unknown: whole-input synthesis."""
+        ctx = self.context
+        if ctx.exact or ctx.left or ctx.right:
+            return True
+        warnings.warn(
+            f"{self.source}: long input synthesized whole (memory grows with its length): {ctx.reason}",
+            stacklevel=3,
+        )
+        return False
 
     def check_f0(self, f0: Any, batch: int, frames: int, batched: bool) -> np.ndarray | None:
         """Checked ``(B, T)`` float32 F0 when the model uses it, else None (a given F0 is ignored)."""
