@@ -79,6 +79,25 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_bench(args: argparse.Namespace) -> int:
+    from vocoder.eval import bench
+
+    report = bench.run_bench(
+        generators=bench.parse_list(args.generators, "generators") if args.generators else bench.DEFAULT_GENERATORS,
+        backends=bench.parse_list(args.backends, "backends", bench.BACKENDS),
+        threads=bench.parse_threads(args.threads),
+        seconds=args.seconds,
+        repeats=args.repeats,
+        chunk_frames=args.chunk_frames,
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    print(bench.format_markdown(report))
+    if args.json:
+        bench.write_json(report, args.json)
+        print(f"rows: {args.json}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vocoder",
@@ -118,12 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run_evaluate)
 
     p = sub.add_parser("bench", help="real-time factor and memory of each generator")
-    p.add_argument("--generators", default=None)
-    p.add_argument("--backends", default="torch,onnx")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument(
+        "--generators", default=None,
+        help="comma-separated named configs (pwg, istftnet, wavehax, demo-pwg, demo-istftnet, demo-wavehax; "
+        "default: all) or recipe YAML paths",
+    )
+    p.add_argument("--backends", default="torch,onnx", help="comma-separated: torch, onnx")
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    p.add_argument("--seconds", type=float, default=4.0, help="audio length per run")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs after one warm-up (the median is kept)")
+    p.add_argument("--chunk-frames", type=int, default=10, help="mel frames per streaming chunk")
     p.add_argument("--json", default=None, help="write the rows as JSON")
-    p.set_defaults(func=_not_implemented("bench"))
+    p.set_defaults(func=_run_bench)
 
     p = sub.add_parser("info", help="describe a recipe, run, checkpoint or audio folder")
     p.add_argument("path", help="recipe YAML, run/checkpoint folder, or a folder of audio")
