@@ -36,6 +36,9 @@ def session_options(threads: int | None = None, inter_op_threads: int | None = N
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # The memory-pattern planner doubled PWG's peak on the second run (2.2 GB vs 1.16 GB for 2 s of
+    # audio) with no measurable speed gain: lengths vary from call to call, so the pattern rarely helps.
+    options.enable_mem_pattern = False
     if threads is not None:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = int(inter_op_threads or 1)
