@@ -21,3 +21,15 @@ def onnx_files(checkpoints, tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("onnx")
     return {name: Path(export_onnx(path, root / f"{name}.onnx").path) for name, path in checkpoints.items()}
+
+
+@pytest.fixture(scope="module")
+def models(checkpoints, onnx_files) -> dict:
+    """Every tiny model loaded with both backends: ``{(generator, "torch" | "onnx"): Vocoder}``."""
+    import vocoder
+
+    return {
+        (name, backend): vocoder.load(checkpoints[name] if backend == "torch" else onnx_files[name], threads=1)
+        for name in GENERATORS
+        for backend in ("torch", "onnx")
+    }

@@ -18,15 +18,6 @@ from vocoder.infer.torch_backend import TorchVocoder
 from vocoder.train.checkpoint import load_generator
 
 
-@pytest.fixture(scope="module")
-def models(checkpoints, onnx_files):
-    return {
-        (name, backend): vocoder.load(checkpoints[name] if backend == "torch" else onnx_files[name], threads=1)
-        for name in GENERATORS
-        for backend in ("torch", "onnx")
-    }
-
-
 def test_load_picks_the_backend(models):
     for (name, backend), m in models.items():
         assert isinstance(m, TorchVocoder if backend == "torch" else OnnxVocoder)

@@ -16,15 +16,6 @@ from vocoder.infer.chunking import INEXACT_OVERLAP, plan_blocks
 FRAMES = 3000
 
 
-@pytest.fixture(scope="module")
-def models(checkpoints, onnx_files):
-    return {
-        (name, backend): vocoder.load(checkpoints[name] if backend == "torch" else onnx_files[name], threads=1)
-        for name in GENERATORS
-        for backend in ("torch", "onnx")
-    }
-
-
 def recording(model):
     """A shallow copy of ``model`` whose ``run`` records the frame count of every window it computes."""
     m = copy.copy(model)

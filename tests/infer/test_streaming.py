@@ -25,15 +25,6 @@ FRAMES = 90
 SPLITS = {"ones": [1] * FRAMES, "sevens": [7] * 12 + [6], "mixed": [3, 20, 1, 40, 26]}
 
 
-@pytest.fixture(scope="module")
-def models(checkpoints, onnx_files):
-    return {
-        (name, backend): vocoder.load(checkpoints[name] if backend == "torch" else onnx_files[name], threads=1)
-        for name in GENERATORS
-        for backend in ("torch", "onnx")
-    }
-
-
 def split(x: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     edges = np.cumsum([0, *sizes])
     assert edges[-1] == x.shape[-1]
