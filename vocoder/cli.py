@@ -14,7 +14,6 @@ from vocoder import __version__
 from vocoder.errors import VocoderError
 
 EXIT_USER_ERROR = 1
-EXIT_NOT_IMPLEMENTED = 3
 
 
 def _add_set(p: argparse.ArgumentParser) -> None:
@@ -22,14 +21,6 @@ def _add_set(p: argparse.ArgumentParser) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config value, e.g. --set train.max_steps=200 (repeatable)",
     )
-
-
-def _not_implemented(name: str):
-    def run(args: argparse.Namespace) -> int:
-        print(f"vocoder {name}: not implemented yet in this version", file=sys.stderr)
-        return EXIT_NOT_IMPLEMENTED
-
-    return run
 
 
 def _run_train(args: argparse.Namespace) -> int:

@@ -25,18 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vocoder.eval.bench import peak_rss_mb
+
 DEFAULT = "default"  # keep the model's own chunk_frames
-
-
-def _peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 def long_inputs(n_mels: int, frames: int, needs_f0: bool, seed: int = 0) -> tuple[Any, Any]:
@@ -62,14 +53,14 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         model.chunk_frames = spec["chunk_frames"]
     frames = round(float(spec["minutes"]) * 60 * model.sample_rate / model.hop)
     mel, f0 = long_inputs(model.n_mels, frames, model.needs_f0, int(spec["seed"]))
-    base = _peak_rss_mb()
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     wav = model.synthesize(mel, f0, seed=int(spec["seed"]))
     seconds = time.perf_counter() - t0
     if wav.shape != (frames * model.hop,):
         raise RuntimeError(f"synthesize returned {wav.shape}, expected ({frames * model.hop},)")
     return {
-        "peak_rss_mb": round(_peak_rss_mb(), 1), "base_rss_mb": round(base, 1), "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1), "base_rss_mb": round(base, 1), "seconds": round(seconds, 2),
         "frames": frames, "minutes": float(spec["minutes"]), "backend": model.backend,
         "generator": model.generator_name, "chunk_frames": model.chunk_frames, "error": None,
     }
