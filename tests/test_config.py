@@ -55,6 +55,16 @@ def test_overrides_parse_yaml_values(tmp_path):
     assert cfg.features.n_mels == 100 and cfg.features.hop == 160  # override on top of the preset
 
 
+def test_exponent_floats_without_a_dot(tmp_path):
+    """``5e-4`` is a float in files and overrides (PyYAML alone reads it as a string)."""
+    path = write(tmp_path, RECIPE)
+    cfg = load_config(path, ["optim.generator.lr=5e-4", "optim.discriminator.lr=2E-4", "losses.mel.weight=4.5e1"])
+    assert cfg.optim.generator.lr == 5e-4 and cfg.optim.discriminator.lr == 2e-4 and cfg.losses.mel.weight == 45.0
+    assert cfg.train.init_from is None
+    with pytest.raises(ConfigError, match="train.max_steps must be an integer"):
+        load_config(path, ["train.max_steps=1e5"])
+
+
 @pytest.mark.parametrize(
     "override, message",
     [

@@ -8,6 +8,7 @@ one line naming the file and the dotted key. ``--set a.b=c`` values are parsed a
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,28 @@ from typing import Any, Union
 import yaml
 
 from vocoder.errors import ConfigError
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that also reads ``1e-4`` / ``2E5`` as floats (YAML 1.2; PyYAML's 1.1 rules need a dot)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 @dataclass
@@ -119,6 +142,7 @@ class TrainConfig:
     eval_utterances: int = 8
     audio_log_utterances: int = 2
     threads: int | None = None
+    init_from: str | None = None  # run/checkpoint folder whose generator weights start training (fine-tuning)
 
 
 @dataclass
@@ -258,7 +282,7 @@ def parse_overrides(overrides: list[str] | None) -> list[tuple[str, Any]]:
             raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = _load_yaml(raw) if raw.strip() else ""
         except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: an integer of over 4300 digits
             value = raw
         parsed.append((key.strip(), value))
@@ -288,7 +312,7 @@ def config_from_dict(
 
 
 def _deepcopy(data: Any) -> Any:
-    return yaml.safe_load(yaml.safe_dump(data))
+    return _load_yaml(yaml.safe_dump(data))
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
@@ -299,7 +323,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = _load_yaml(path.read_text())
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""

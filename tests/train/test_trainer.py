@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from vocoder.config import config_from_dict
+from vocoder.errors import ConfigError
 from vocoder.train import checkpoint as ckpt
 from vocoder.train.trainer import Trainer
 
@@ -73,6 +74,27 @@ def test_resume_matches_uninterrupted_run(tmp_path, recipe_factory):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_init_from_starts_from_another_runs_generator(tmp_path, recipe_factory):
+    """train.init_from copies the generator weights; optimiser and step start fresh; a misfit is one line."""
+    base = recipe_factory("wavehax", steps=2)
+    base["train"].update(save_every=2, eval_every=100)
+    Trainer(config_from_dict(base), tmp_path / "a", progress=False).fit()
+    source = load_file(str(tmp_path / "a" / "checkpoints" / "step-00000002" / "model.safetensors"))
+    tuned = Trainer(config_from_dict(base, overrides=[f"train.init_from={tmp_path / 'a'}"]), tmp_path / "b",
+                    progress=False)
+    assert tuned.step == 0
+    for k, v in tuned.generator.state_dict().items():
+        assert torch.equal(v, source[k]), k
+    fresh = Trainer(config_from_dict(base), tmp_path / "c", progress=False)
+    assert not all(torch.equal(v, source[k]) for k, v in fresh.generator.state_dict().items())
+
+    other = recipe_factory("istftnet", steps=2)
+    other["train"]["init_from"] = str(tmp_path / "a")
+    with pytest.raises(ConfigError) as err:
+        Trainer(config_from_dict(other), tmp_path / "d", progress=False)
+    assert "train.init_from" in str(err.value) and "do not fit" in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("generator", ["istftnet", "wavehax", "pwg"])

@@ -197,6 +197,8 @@ class Trainer:
             dist.barrier()  # the other ranks resume from the cleaned folder
         if resume:
             self._resume()
+        elif tc.init_from:
+            self._init_generator(tc.init_from)
 
         self.g_ddp: nn.Module = self.generator
         self.d_ddp: nn.Module | None = self.discriminator
@@ -394,6 +396,20 @@ class Trainer:
             if self.sched_d is not None:
                 st["sched_d"] = self.sched_d.state_dict()
         return st
+
+    def _init_generator(self, source: str) -> None:
+        """Start from another run's generator weights (fine-tuning); optimisers and step start fresh."""
+        folder = ckpt.resolve_checkpoint(source)
+        weights = ckpt.load_weights(folder)
+        try:
+            self.generator.load_state_dict(weights)
+        except RuntimeError as err:
+            first = str(err).splitlines()[0][:160]
+            raise ConfigError(
+                f"config: train.init_from {folder}: weights do not fit this recipe's generator ({first})"
+            ) from None
+        if self.dist.main:
+            print(f"generator initialised from {folder}", flush=True)
 
     def _resume(self) -> None:
         found = ckpt.latest_resumable(self.ckpt_root, warn=self._warn)
