@@ -144,6 +144,15 @@ class LayerNorm2d(nn.Module):
         var = x.square().mean(dim=(1, 3), keepdim=True)
         return x * torch.rsqrt(var + self.eps) * self.weight + self.bias
 
+    def forward_nchw(self, x: Tensor) -> Tensor:
+        """The same norm on ``(B, C, F, T) -> (B, C, F, T)`` (the ONNX export layout)."""
+        if not self.framewise:
+            return F.group_norm(x, 1, self.weight, self.bias, self.eps)
+        mean = x.mean(dim=(1, 2), keepdim=True)
+        x = x - mean
+        var = x.square().mean(dim=(1, 2), keepdim=True)
+        return x * torch.rsqrt(var + self.eps) * self.weight[:, None, None] + self.bias[:, None, None]
+
 
 class ConvNeXtBlock2d(nn.Module):
     """ConvNeXt block on a channels-last spectrogram ``(B, F, T, C) -> (B, F, T, C)``:
@@ -179,3 +188,16 @@ class ConvNeXtBlock2d(nn.Module):
         if self.gamma is not None:
             y = y * self.gamma
         return x + y
+
+    def forward_nchw(self, x: Tensor) -> Tensor:
+        """The same block on ``(B, C, F, T) -> (B, C, F, T)``, written for onnxruntime: the 1x1 convs are
+        ``W @ x`` over ``(B, C, F * T)`` (no transposes around the depthwise conv; ORT's plain Gelu
+        instead of its slower fused BiasGelu) and the layer scale is folded into the second weight.
+        On a 4 s Wavehax v1 graph: 18 % less kernel time in ORT; slower in torch eager, so only exported."""
+        y = self.norm.forward_nchw(self.dwconv(F.pad(x, self.pad, mode="reflect")))
+        b, c, nf, nt = y.shape
+        w2, b2 = self.pwconv2.weight, self.pwconv2.bias
+        if self.gamma is not None:
+            w2, b2 = w2 * self.gamma[:, None], b2 * self.gamma
+        h = F.gelu(torch.matmul(self.pwconv1.weight, y.reshape(b, c, nf * nt)) + self.pwconv1.bias[:, None])
+        return x + (torch.matmul(w2, h) + b2[:, None]).reshape(b, c, nf, nt)

@@ -15,8 +15,9 @@ As the reference: the depthwise convs have no bias, the input 1x1 conv has none,
 have one; every conv/linear weight is drawn from a truncated N(0, 0.02) and every bias is 0; layer
 norms have eps 1e-6 and by default normalise over (F, T, channels) of each example (the reference's
 ``framewise_norm: false``); the layer scale starts at ``1 / num_blocks``. There is no weight norm.
-The 1x1 convs are ``nn.Linear`` over a channels-last tensor (same maths, ~2x faster on CPU); the
-depthwise kernel ``(kf, kt)`` is (frequency, time) as in the reference.
+The 1x1 convs are ``nn.Linear`` over a channels-last tensor (same maths, ~2x faster on CPU in torch);
+the ONNX export traces an NCHW form of the same maths instead (:meth:`WavehaxGenerator._blocks_nchw`),
+which onnxruntime runs faster. The depthwise kernel ``(kf, kt)`` is (frequency, time) as in the reference.
 
 Named configurations (``variant=``, reference ``wavehax.v1`` / ``wavehax.v2`` at 24 kHz, hop 240,
 n_fft 480): "v1" 32 channels, mult 2, kernel (7, 7); "v2" 16 channels, mult 3, kernel (13, 7); both 8
@@ -166,9 +167,25 @@ class WavehaxGenerator(Generator):
         # One conv call for both planes: the projection is shared, so stack them along the batch.
         proj = self.prior_proj(torch.cat([pre, pim], dim=0))
         cond = self.cond_proj(mel)
-        x = torch.stack([pre, pim, proj[:batch], proj[batch:], cond], dim=-1)  # (B, F, T, 5)
+        planes = [pre, pim, proj[:batch], proj[batch:], cond]
+        if torch.onnx.is_in_onnx_export():
+            return self._blocks_nchw(torch.stack(planes, dim=1))
+        x = torch.stack(planes, dim=-1)  # (B, F, T, 5)
         x = self.input_norm(self.input_proj(x))
         for block in self.blocks:
             x = block(x)
         x = self.output_proj(self.output_norm(x))  # (B, F, T, 2)
         return self.istft(x[..., 0], x[..., 1]).unsqueeze(1)
+
+    def _blocks_nchw(self, x: Tensor) -> Tensor:
+        """Export form of the network after the inputs: planes ``(B, 5, F, T)`` -> waveform ``(B, 1, T * hop)``,
+        the same maths as :meth:`forward` in the layout onnxruntime runs fastest (see
+        :meth:`ConvNeXtBlock2d.forward_nchw`)."""
+        b, _, nf, nt = x.shape
+        x = torch.matmul(self.input_proj.weight, x.reshape(b, 5, nf * nt)).reshape(b, -1, nf, nt)
+        x = self.input_norm.forward_nchw(x)
+        for block in self.blocks:
+            x = block.forward_nchw(x)
+        x = self.output_norm.forward_nchw(x).reshape(b, -1, nf * nt)
+        x = (torch.matmul(self.output_proj.weight, x) + self.output_proj.bias[:, None]).reshape(b, 2, nf, nt)
+        return self.istft(x[:, 0], x[:, 1]).unsqueeze(1)
