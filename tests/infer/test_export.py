@@ -17,7 +17,14 @@ from tiny_models import GENERATORS, HOP, N_MELS, make_checkpoint, tiny_config
 from vocoder import __version__
 from vocoder.config import config_from_dict
 from vocoder.errors import ModelError
-from vocoder.infer.onnx_export import check_parity, example_inputs, export_onnx, read_metadata
+from vocoder.infer.onnx_export import (
+    _Conv1dAs2d,
+    check_parity,
+    conv1d_as_conv2d,
+    example_inputs,
+    export_onnx,
+    read_metadata,
+)
 from vocoder.train.checkpoint import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +125,19 @@ def test_cli_export_missing_model_is_one_line_error(tmp_path):
     assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope'}: no such file or folder"]
     with pytest.raises(ModelError):
         export_onnx(tmp_path / "nope", tmp_path / "x.onnx")
+
+
+def test_conv1d_as_conv2d_is_the_same_maths():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv1d(4, 6, 5, stride=2, padding=3, dilation=2),
+        torch.nn.LeakyReLU(0.1),
+        torch.nn.Conv1d(6, 6, 3, padding=1, groups=3, bias=False),
+        torch.nn.Conv1d(6, 2, 3, padding=1, padding_mode="reflect"),  # not zero-padded: left as it is
+    ).eval()
+    lowered = conv1d_as_conv2d(net)
+    assert [type(m).__name__ for m in lowered] == ["_Conv1dAs2d", "LeakyReLU", "_Conv1dAs2d", "Conv1d"]
+    assert all(type(m) is not _Conv1dAs2d for m in net)  # the original is untouched
+    x = torch.randn(3, 4, 50)
+    with torch.no_grad():
+        assert (net(x) - lowered(x)).abs().max() <= 1e-6

@@ -29,6 +29,7 @@ import dataclasses
 import inspect
 import json
 import warnings
+from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,35 @@ def metadata(generator: nn.Module, cfg: RunConfig) -> dict[str, str]:
     }
 
 
+class _Conv1dAs2d(nn.Module):
+    """A zero-padded ``nn.Conv1d`` computed as a height-1 ``conv2d``: ``(B, C, L) -> (B, C', L')``, same maths.
+    onnxruntime runs 2-D convs in its blocked NCHWc layout and 1-D ones through im2col + GEMM."""
+
+    def __init__(self, conv: nn.Conv1d) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(conv.weight.detach().unsqueeze(2), requires_grad=False)
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach(), requires_grad=False)
+        self.stride, self.padding = (1, conv.stride[0]), (0, conv.padding[0])
+        self.dilation, self.groups = (1, conv.dilation[0]), conv.groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.conv2d(x.unsqueeze(2), self.weight, self.bias, self.stride, self.padding, self.dilation,
+                                 self.groups)
+        return y.squeeze(2)
+
+
+def conv1d_as_conv2d(generator: nn.Module) -> nn.Module:
+    """A copy of ``generator`` whose zero-padded ``Conv1d`` layers run as 2-D convs (:class:`_Conv1dAs2d`).
+    iSTFTNet V1-C8C8I, 4 s, 1 thread: 18 % less onnxruntime kernel time (0.89 s vs 1.08 s); PWG got slower
+    (its many small 1x1 convs pay the layout reorders), so generators opt in with ``onnx_conv1d_as_conv2d``."""
+    copy = deepcopy(generator)
+    for parent in list(copy.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Conv1d and child.padding_mode == "zeros" and not isinstance(child.padding, str):
+                setattr(parent, name, _Conv1dAs2d(child))
+    return copy
+
+
 def export_generator(generator: nn.Module, cfg: RunConfig, out_path: str | Path, opset: int = 17) -> ExportReport:
     """Export an eval-mode generator with folded weight norm to ``out_path`` and add the metadata."""
     out_path = Path(out_path)
@@ -151,7 +181,8 @@ def export_generator(generator: nn.Module, cfg: RunConfig, out_path: str | Path,
     # batch 2 and more frames than any reflection pad needs, so no size is traced as a special case
     frames = max(16, 2 * int(getattr(generator, "min_frames", 1)))
     inputs = example_inputs(generator, 2, frames)
-    wrapper = _Positional(generator, names).eval()
+    traced = conv1d_as_conv2d(generator) if getattr(generator, "onnx_conv1d_as_conv2d", False) else generator
+    wrapper = _Positional(traced, names).eval()
     with warnings.catch_warnings(), torch.no_grad():
         # the tracer warns about every Python-level shape check of the generators; they are not in the graph
         warnings.simplefilter("ignore")

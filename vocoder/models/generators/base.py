@@ -27,6 +27,7 @@ class Generator(nn.Module):
     needs_f0: bool = False
     needs_noise: bool = False
     has_unused_parameters: bool = False  # parameters that never reach the output (DDP needs to know)
+    onnx_conv1d_as_conv2d: bool = False  # export Conv1d layers as 2-D convs (faster in onnxruntime for some)
 
     def __init__(self, sample_rate: int, hop: int, n_mels: int) -> None:
         super().__init__()

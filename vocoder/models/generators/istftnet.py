@@ -101,6 +101,7 @@ class ISTFTNetGenerator(Generator):
 
     needs_f0 = False
     needs_noise = False
+    onnx_conv1d_as_conv2d = True  # wide dilated convs: 18 % less onnxruntime time in NCHWc (onnx_export)
 
     def __init__(
         self,
