@@ -23,6 +23,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 from vocoder.errors import ConfigError, InputError
@@ -128,11 +129,27 @@ class GatedResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.dilated(F.dropout(x, p=self.dropout, training=self.training))
+        if not torch.is_grad_enabled() and not torch.onnx.is_in_onnx_export():
+            return self._forward_no_grad(x, c, h)
         h_tanh, h_sigmoid = h.chunk(2, dim=1)
         c_tanh, c_sigmoid = self.aux(c).chunk(2, dim=1)
         h = torch.tanh(h_tanh + c_tanh) * torch.sigmoid(h_sigmoid + c_sigmoid)
         # sqrt(0.5) keeps the variance of the residual stream constant through the stack
         return (self.residual(h) + x) * math.sqrt(0.5), self.skip(h)
+
+    def _forward_no_grad(self, x: torch.Tensor, c: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference form of :meth:`forward` (within ~1e-6): in-place elementwise ops on fresh tensors and
+        ``tanh(a) = 2 * sigmoid(2a) - 1`` (torch's CPU tanh took 7x sigmoid's time, 12 % of a PWG v1 run)."""
+        h = h.add_(self.aux(c))
+        h_tanh, h_sigmoid = h.chunk(2, dim=1)
+        z = h_tanh.mul(2.0).sigmoid_().mul_(2.0).sub_(1.0).mul_(h_sigmoid.sigmoid())
+        if self.residual.bias is None or self.skip.bias is None or parametrize.is_parametrized(self.skip):
+            return self.residual(z).add_(x).mul_(math.sqrt(0.5)), self.skip(z)
+        # one 1x1 conv for both outputs (64 -> 128 channels): fewer, larger GEMMs
+        weight = torch.cat([self.residual.weight, self.skip.weight])
+        out = F.conv1d(z, weight, torch.cat([self.residual.bias, self.skip.bias]))
+        r = x.shape[1]
+        return out[:, :r].add_(x).mul_(math.sqrt(0.5)), out[:, r:]
 
 
 @register_generator("pwg")
@@ -249,10 +266,15 @@ class ParallelWaveGAN(Generator):
 
         c = self.upsampler(mel)
         x = self.input_conv(noise)
-        skips = 0
+        skips = None
         for block in self.blocks:
             x, skip = block(x, c)
-            skips = skips + skip
+            if skips is None:
+                skips = skip
+            elif torch.is_grad_enabled():
+                skips = skips + skip
+            else:
+                skips.add_(skip)
         x = skips * math.sqrt(1.0 / len(self.blocks))
         x = self.output_conv1(F.relu(x))
         return self.output_conv2(F.relu(x))
