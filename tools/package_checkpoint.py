@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--wall-time", default="unknown", help="training wall time, for the model card")
+    ap.add_argument("--history", action="append", default=[],
+                    help="one line of training history for the card (repeatable), e.g. the stage it was "
+                         "initialised from (train.init_from) and the commands")
     args = ap.parse_args(argv)
 
     source = resolve_checkpoint(args.run)
@@ -37,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     results = evaluate(str(args.out), args.run / "manifest.json", out=args.out / "report.json")
     table = format_markdown(results)
     cfg_text = (args.out / "config.yaml").read_text()
+    history = "".join(f"- {line}\n" for line in args.history)
     card = f"""# {args.out.name}
 
 Generator trained with `vocoder train` on the bundled demo corpus (`recipes/demo/wavs`: Allison Smith,
@@ -44,8 +48,7 @@ CC-BY-SA-3.0, via Debian `asterisk-core-sounds-en-g722`; see `recipes/demo/ATTRI
 derived from that audio, these weights are distributed under CC-BY-SA-3.0.
 
 - run: `{args.run.name}`, checkpoint `{source.name}` (step {step}), training wall time {args.wall_time}
-  on 2 CPU cores shared with other jobs
-- data: {len(manifest.train)} training clips ({manifest.seconds('train'):.0f} s); evaluated on the
+{history}- data: {len(manifest.train)} training clips ({manifest.seconds('train'):.0f} s); evaluated on the
   {len(manifest.test)} held-out test clips ({manifest.seconds('test'):.1f} s), never seen in training
 - ONNX: `model.onnx`, opset {report.opset}, max abs difference to torch {report.max_diff:.2e}
 
