@@ -24,7 +24,10 @@ exactly as ``vocoder bench`` does; GMAC are counted with the same flop counter. 
 PWG's weights (:func:`vocoder.models.convert_pwg.convert_state_dict`), both weight norm folded, on the same
 mel and noise: the max abs difference of the outputs, and both median wall times measured interleaved
 (ours, ref, ours, ref, ...) so that load from other processes hits both alike; ``speedup = ref / ours``.
-Stored under ``"same_weights"`` in the JSON.
+When onnxruntime is installed in that venv (``pip install onnxruntime==1.31.1 onnx==1.23.2``), our model is
+also exported (:func:`~vocoder.infer.onnx_export.export_generator`) and timed in the same interleaved loop
+through :class:`~vocoder.infer.runtime.OnnxVocoder`: ``ours_onnx_rtf``, ``speedup_onnx``,
+``max_abs_diff_onnx``. Stored under ``"same_weights"`` in the JSON.
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -131,6 +137,8 @@ def same_weights(threads: int, seconds: float, repeats: int) -> dict:
     def run_ours():
         return ours(mel, noise=noise)
 
+    onnx_run = _onnx_runner(ours, threads, mel.numpy(), noise.numpy())
+
     def run_ref():  # takes (T, C) / (T * hop, 1) and replication-pads the mel itself
         return ref.inference(c=mel[0].T, x=noise[0].T)
 
@@ -139,16 +147,43 @@ def same_weights(threads: int, seconds: float, repeats: int) -> dict:
     try:
         with torch.inference_mode():
             diff = float((run_ours()[0].T - run_ref()).abs().max())
-            t_ours, t_ref = [], []
+            onnx_diff = None if onnx_run is None else float(np.abs(onnx_run()[0, 0] - run_ref()[:, 0].numpy()).max())
+            t_ours, t_ref, t_onnx = [], [], []
             for _ in range(repeats):
                 t_ours += bench.time_runs(run_ours, 1, warmup=0)
                 t_ref += bench.time_runs(run_ref, 1, warmup=0)
+                if onnx_run is not None:
+                    t_onnx += bench.time_runs(onnx_run, 1, warmup=0)
     finally:
         torch.set_num_threads(previous)
     audio = frames * HOP / SAMPLE_RATE
     ours_rtf, ref_rtf = statistics.median(t_ours) / audio, statistics.median(t_ref) / audio
-    return {"threads": threads, "seconds": audio, "repeats": repeats, "ours_rtf": ours_rtf, "ref_rtf": ref_rtf,
-            "speedup": ref_rtf / ours_rtf, "max_abs_diff": diff}
+    out = {"threads": threads, "seconds": audio, "repeats": repeats, "ours_rtf": ours_rtf, "ref_rtf": ref_rtf,
+           "speedup": ref_rtf / ours_rtf, "max_abs_diff": diff}
+    if t_onnx:
+        onnx_rtf = statistics.median(t_onnx) / audio
+        out.update(ours_onnx_rtf=onnx_rtf, speedup_onnx=ref_rtf / onnx_rtf, max_abs_diff_onnx=onnx_diff)
+    return out
+
+
+def _onnx_runner(model, threads: int, mel, noise):
+    """A call that runs ``model`` exported by :func:`vocoder.infer.onnx_export.export_generator` in
+    onnxruntime (our session options, ``threads`` intra-op) on ``mel``/``noise``; None without onnxruntime."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("same weights: onnxruntime is not installed here; the ONNX column is left out", file=sys.stderr)
+        return None
+    from vocoder.config import config_from_dict
+    from vocoder.infer.onnx_export import export_generator
+    from vocoder.infer.runtime import OnnxVocoder
+
+    cfg = config_from_dict({"features": {"preset": "pwg-22k"}, "generator": {"name": "pwg", "params": {
+        "upsample_scales": [4, 4, 4, 4]}}}, source="bench_peers")
+    path = Path(tempfile.mkdtemp(prefix="bench-peers-")) / "pwg.onnx"
+    export_generator(model, cfg, path)
+    session = OnnxVocoder(path, threads=threads)
+    return lambda: session.run(mel, None, noise, None)[:, None]
 
 
 def main() -> None:
@@ -188,10 +223,13 @@ def main() -> None:
     data = report.to_dict()
     if args.same_weights:
         data["same_weights"] = [same_weights(t, args.seconds, args.repeats) for t in threads]
-        print("\nSame weights (our PWG vs reference PWG v1, torch eager, interleaved medians):")
+        print("\nSame weights (our PWG vs reference PWG v1 in torch eager, interleaved medians):")
         for s in data["same_weights"]:
-            print(f"  {s['threads']} thread(s): ours RTF {s['ours_rtf']:.3f}, reference RTF {s['ref_rtf']:.3f}, "
+            print(f"  {s['threads']} thread(s): ours torch RTF {s['ours_rtf']:.3f}, reference RTF {s['ref_rtf']:.3f}, "
                   f"speedup {s['speedup']:.2f}x, max abs diff {s['max_abs_diff']:.1e}")
+            if "ours_onnx_rtf" in s:
+                print(f"  {s['threads']} thread(s): ours onnxruntime RTF {s['ours_onnx_rtf']:.3f}, "
+                      f"speedup {s['speedup_onnx']:.2f}x, max abs diff {s['max_abs_diff_onnx']:.1e}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(data, indent=1) + "\n")
