@@ -20,11 +20,11 @@ import yaml
 from vocoder.errors import ConfigError
 
 
-class _Loader(yaml.SafeLoader):
+class SafeFloatLoader(yaml.SafeLoader):
     """Safe YAML loader that also reads ``1e-4`` / ``2E5`` as floats (YAML 1.2; PyYAML's 1.1 rules need a dot)."""
 
 
-_Loader.add_implicit_resolver(
+SafeFloatLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
         r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
@@ -39,7 +39,7 @@ _Loader.add_implicit_resolver(
 
 
 def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=SafeFloatLoader)  # a SafeLoader subclass
 
 
 @dataclass

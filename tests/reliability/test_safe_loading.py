@@ -131,7 +131,8 @@ def test_resume_falls_back_to_the_last_safe_checkpoint(tmp_path, recipe):
 # ------------------------------------------------------------------------------------ source checks
 
 
-SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader"}
+# SafeFloatLoader: vocoder.config's SafeLoader subclass (reads 1e-4 as a float); see the test below
+SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader", "SafeFloatLoader"}
 
 
 def _name(node: ast.AST) -> str:
@@ -216,6 +217,17 @@ np.load(path)
 np.load(path, allow_pickle=False)
 """
     assert unsafe_loads(good) == []
+
+
+def test_project_yaml_loader_is_safe():
+    """The one non-stock loader the scan accepts builds no Python objects from tags."""
+    import yaml
+
+    from vocoder.config import SafeFloatLoader
+
+    assert issubclass(SafeFloatLoader, yaml.SafeLoader)
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.load("!!python/object/apply:os.system ['true']", Loader=SafeFloatLoader)
 
 
 def test_package_has_no_unsafe_loader():
