@@ -19,7 +19,7 @@ CHECKPOINTS = sorted(p for p in (ROOT / "checkpoints").glob("*") if (p / "model.
 
 
 def test_checkpoints_are_shipped():
-    assert {p.name for p in CHECKPOINTS} >= {"demo-wavehax", "demo-istftnet"}
+    assert {p.name for p in CHECKPOINTS} >= {"demo-wavehax", "demo-istftnet", "demo-pwg"}
     for folder in CHECKPOINTS:
         for name in ("config.yaml", "model.onnx", "MODEL_CARD.md", "report.json"):
             assert (folder / name).is_file(), folder / name

@@ -182,7 +182,16 @@ def _onnx_runner(model, threads: int, mel, noise):
         "upsample_scales": [4, 4, 4, 4]}}}, source="bench_peers")
     path = Path(tempfile.mkdtemp(prefix="bench-peers-")) / "pwg.onnx"
     export_generator(model, cfg, path)
+    import onnxruntime as ort
+
+    from vocoder.infer.runtime import session_options
+
     session = OnnxVocoder(path, threads=threads)
+    # ORT's idle threads spin after each run; interleaved with torch in this process they would steal the
+    # cores from the next torch call, so spinning is off here
+    options = session_options(threads)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return lambda: session.run(mel, None, noise, None)[:, None]
 
 
