@@ -275,14 +275,10 @@ class Trainer:
             out = self.d_ddp(torch.cat([y, y_hat.detach()]))
             real, fake = halves(out)
             d_real, d_fake = discriminator_adversarial_loss(flatten(real)[0], flatten(fake)[0], lc.adversarial_kind)
-            d_loss = d_real + d_fake
-            if not self._all_finite(d_loss):
-                return self._skip("discriminator loss")
-            d_loss.backward()
-            d_norm = self._clip(self.discriminator, self.cfg.optim.discriminator.grad_clip)
-            if not math.isfinite(d_norm):
-                return self._skip("discriminator gradient")
-            self.opt_d.step()
+            od = self.cfg.optim.discriminator
+            d_norm = self._update(d_real + d_fake, self.discriminator, self.opt_d, od, "discriminator")
+            if d_norm is None:
+                return None
             logs.update({"loss/d_real": d_real.item(), "loss/d_fake": d_fake.item(), "grad_norm/d": d_norm})
 
         self.opt_g.zero_grad(set_to_none=True)
@@ -302,13 +298,9 @@ class Trainer:
                 fm = feature_matching_loss([[f.detach() for f in fs] for fs in real_feats], fake_feats)
                 g_loss = g_loss + lc.feature_matching_weight * fm
                 logs["loss/feature_matching"] = fm.item()
-        if not self._all_finite(g_loss):
-            return self._skip("generator loss")
-        g_loss.backward()
-        g_norm = self._clip(self.generator, self.cfg.optim.generator.grad_clip)
-        if not math.isfinite(g_norm):
-            return self._skip("generator gradient")
-        self.opt_g.step()
+        g_norm = self._update(g_loss, self.generator, self.opt_g, self.cfg.optim.generator, "generator")
+        if g_norm is None:
+            return None
         for sched in (self.sched_g, self.sched_d if use_d else None):
             if sched is not None:
                 sched.step()
@@ -317,6 +309,20 @@ class Trainer:
         if self.opt_d is not None:
             logs["lr/d"] = self.opt_d.param_groups[0]["lr"]
         return logs
+
+    def _update(
+        self, loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer, oc: OptimizerConfig, what: str
+    ) -> float | None:
+        """Backward, clip to ``oc.grad_clip`` and step; the gradient norm, or None when the loss or the
+        gradient is non-finite (the step is then skipped for both models, see :meth:`_skip`)."""
+        if not self._all_finite(loss):
+            return self._skip(f"{what} loss")
+        loss.backward()
+        norm = self._clip(model, oc.grad_clip)
+        if not math.isfinite(norm):
+            return self._skip(f"{what} gradient")
+        opt.step()
+        return norm
 
     def _clip(self, model: nn.Module, max_norm: float | None) -> float:
         params = [p for p in model.parameters() if p.grad is not None]
