@@ -56,7 +56,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from vocoder.eval.evaluate import evaluate, format_markdown, parse_factors
 
     factors = parse_factors(args.f0_factors)
-    report = evaluate(args.model, args.data, f0_factors=factors, out=args.out, log=lambda m: print(m, file=sys.stderr))
+    report = evaluate(
+        args.model, args.data, f0_factors=factors, out=args.out, log=lambda m: print(m, file=sys.stderr),
+        mos=not args.no_mos,
+    )
     print(format_markdown(report))
     if args.out:
         print(f"report: {args.out}", file=sys.stderr)
@@ -122,9 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="objective metrics of copy synthesis on held-out audio")
     p.add_argument("model")
-    p.add_argument("--data", required=True, help="folder of audio or a manifest JSON")
+    p.add_argument(
+        "--data", required=True,
+        help="folder of audio (every file below it is evaluated) or a manifest JSON (its test split)",
+    )
     p.add_argument("--f0-factors", default=None, help="comma-separated F0 scale factors, e.g. 0.5,1,2")
-    p.add_argument("--out", default=None, help="report JSON path")
+    p.add_argument("--out", default=None, help="report JSON path (checked writable before any work)")
+    p.add_argument(
+        "--no-mos", action="store_true",
+        help="skip the MOS predictors (Distill-MOS, DNSMOS P.808/SIG/BAK/OVRL), which are on by default",
+    )
     p.set_defaults(func=_run_evaluate)
 
     p = sub.add_parser("bench", help="real-time factor and memory of each generator")

@@ -52,6 +52,8 @@ PESQ_RATE = 16000
 WARPING_ALPHAS = {8000: 0.31, 11025: 0.35, 16000: 0.42, 22050: 0.455, 24000: 0.466, 44100: 0.544, 48000: 0.554}
 
 METRIC_NAMES = ("mrstft", "log_mel_l1", "mcd_db", "f0_rmse_cents", "vuv_error", "pesq_wb")
+# which way each metric improves ("lower" or "higher"), for reports and table headers
+METRIC_BETTER = {name: "higher" if name == "pesq_wb" else "lower" for name in METRIC_NAMES}
 
 
 # ----------------------------------------------------------------------------------------------- helpers
