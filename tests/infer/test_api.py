@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from tiny_models import GENERATORS, HOP, N_MELS, mel_and_f0
+from tiny_models import GENERATORS, HOP, N_MELS, REGISTRY_NAME, mel_and_f0
 
 import vocoder
 from vocoder.errors import InputError
@@ -22,7 +22,7 @@ def test_load_picks_the_backend(models):
     for (name, backend), m in models.items():
         assert isinstance(m, TorchVocoder if backend == "torch" else OnnxVocoder)
         assert isinstance(m, vocoder.Vocoder)
-        assert m.backend == backend and m.generator_name == name
+        assert m.backend == backend and m.generator_name == REGISTRY_NAME.get(name, name)
         assert (m.sample_rate, m.hop, m.n_mels) == (8000, HOP, N_MELS)
         assert m.needs_f0 is (name == "wavehax")
         assert m.features.hop == HOP and m.features.n_mels == N_MELS

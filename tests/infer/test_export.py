@@ -12,7 +12,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from tiny_models import GENERATORS, HOP, N_MELS, make_checkpoint, tiny_config
+from tiny_models import GENERATORS, HOP, N_MELS, REGISTRY_NAME, make_checkpoint, tiny_config
 
 from vocoder import __version__
 from vocoder.config import config_from_dict
@@ -28,7 +28,7 @@ from vocoder.infer.onnx_export import (
 from vocoder.train.checkpoint import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
-INPUTS = {"pwg": ["mel", "noise"], "istftnet": ["mel"], "wavehax": ["mel", "f0", "noise", "phase"]}
+INPUTS = {"pwg": ["mel", "noise"], "istftnet": ["mel"], "hifigan": ["mel"], "wavehax": ["mel", "f0", "noise", "phase"]}
 
 
 @pytest.mark.parametrize("name", GENERATORS)
@@ -50,7 +50,7 @@ def test_onnxruntime_matches_torch(name, checkpoints, onnx_files):
 def test_export_with_check_reports_every_shape(name, checkpoints, tmp_path):
     report = export_onnx(checkpoints[name], tmp_path / "sub" / "m.onnx", check=True)
     assert Path(report.path).is_file() and report.size_bytes == Path(report.path).stat().st_size
-    assert report.inputs == INPUTS[name] and report.generator == name and report.opset == 17
+    assert report.inputs == INPUTS[name] and report.generator == REGISTRY_NAME.get(name, name) and report.opset == 17
     assert [(b, t) for b, t, _ in report.checks][:3] == [(1, 7), (1, 40), (2, 23)]
     assert report.max_diff is not None and report.max_diff <= 1e-4
     assert f"{report.max_diff:.2e}" in report.summary()

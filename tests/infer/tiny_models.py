@@ -23,11 +23,18 @@ TINY = {
     },
     "wavehax": {"channels": 8, "num_blocks": 2, "kernel_size": [5, 3], "prior_kernel": 3, "framewise_norm": True},
 }
+# HiFi-GAN is the istftnet generator without the iSTFT (istft_n_fft 0); test cases name the registry entry
+TINY["hifigan"] = {
+    "upsample_rates": [4, 4, 2], "upsample_kernel_sizes": [8, 8, 4], "upsample_initial_channel": 16,
+    "resblock_kernel_sizes": [3, 5], "resblock_dilation_sizes": [[1, 2], [1, 2]], "istft_n_fft": 0, "istft_hop": 1,
+}
+REGISTRY_NAME = {"hifigan": "istftnet"}
 GENERATORS = tuple(TINY)
 
 
 def tiny_config(name: str, **params) -> RunConfig:
-    return config_from_dict({"features": FEATURES, "generator": {"name": name, "params": {**TINY[name], **params}}})
+    generator = {"name": REGISTRY_NAME.get(name, name), "params": {**TINY[name], **params}}
+    return config_from_dict({"features": FEATURES, "generator": generator})
 
 
 def spread_weights(generator: torch.nn.Module) -> None:
@@ -49,7 +56,7 @@ def make_checkpoint(folder: Path, name: str, seed: int = 0, **params) -> Path:
     cfg = tiny_config(name, **params)
     torch.manual_seed(seed)
     generator = build_generator(cfg)
-    if name == "istftnet":
+    if name in ("istftnet", "hifigan"):
         spread_weights(generator)
     write_model(folder, generator, cfg)
     return folder

@@ -11,6 +11,7 @@ every ONNX file, so the torch-free runtime can stream without knowing the archit
   hop 256 (measured 16).
 * iSTFTNet: conv_pre (3 frames) + per stage the upsampling conv and the widest ResBlock stack, + conv_post,
   + half the iSTFT window. V1 at hop 256: C8C8I 15 frames each side (measured 13), C8C1I 22 (measured 20).
+  HiFi-GAN (``istft_n_fft: 0``): the same without the iSTFT, conv_post at the sample rate.
 * Wavehax: STFT reach + ``prior_kernel // 2`` + ``num_blocks * (kt // 2)`` + ISTFT reach, all in frames
   (everything after the prior runs at the frame rate). v1 and v2 (hop 240, n_fft 480): 30 frames each side
   (measured 29). With ``framewise_norm: false`` (the reference's default) the layer norms see the whole
@@ -77,8 +78,10 @@ def _istftnet_context(g: Any) -> StreamContext:
             blocks_l = max(blocks_l, sum(r[0] for r in reach))
             blocks_r = max(blocks_r, sum(r[1] for r in reach))
         left, right = left + blocks_l * unit, right + blocks_r * unit
-    # reflection pad (1, 0) then conv_post, at the iSTFT frame rate
     l_u, r_u = _conv_reach(g.conv_post)
+    if g.istft is None:  # HiFi-GAN: conv_post at the sample rate, no iSTFT
+        return _frames(left + l_u * unit, right + r_u * unit, g.hop)
+    # reflection pad (1, 0) then conv_post, at the iSTFT frame rate
     left, right = left + (l_u + 1) * unit, right + r_u * unit
     # a sample reads every iSTFT frame whose window covers it
     left, right = left + g.istft_n_fft / 2 + unit, right + g.istft_n_fft / 2 + unit

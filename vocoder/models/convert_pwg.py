@@ -17,6 +17,7 @@ import torch
 
 from vocoder.errors import ConfigError, ModelError
 from vocoder.models.generators.pwg import check_upsample_scales
+from vocoder.models.legacy_weight_norm import module_tensors
 
 # reference module path -> ours; "{n}" is the residual block index
 _BLOCK_PARTS = {"conv": "dilated", "conv1x1_aux": "aux", "conv1x1_skip": "skip", "conv1x1_out": "residual"}
@@ -77,12 +78,6 @@ def _map_module(module: str, smoother_index: dict[int, int]) -> str | None:
     return None
 
 
-def _fold(g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """weight = g * v / ||v||, the norm over every dim but the first (weight norm with dim=0)."""
-    norm = v.flatten(1).norm(dim=1).reshape((-1,) + (1,) * (v.dim() - 1))
-    return v * (g / norm)
-
-
 def convert_state_dict(ref_state_dict: dict[str, torch.Tensor], weight_norm: bool | None = None) -> dict:
     """Reference ``ParallelWaveGANGenerator`` state dict -> ours.
 
@@ -111,23 +106,7 @@ def convert_state_dict(ref_state_dict: dict[str, torch.Tensor], weight_norm: boo
 
     out: dict[str, torch.Tensor] = {}
     for ours, tensors in modules.items():
-        if "bias" in tensors:
-            out[f"{ours}.bias"] = tensors["bias"]
-        has_gv = "weight_g" in tensors and "weight_v" in tensors
-        if not has_gv and "weight" not in tensors:
-            raise ModelError(f"Parallel WaveGAN checkpoint: {ours!r} lacks a full weight ({sorted(tensors)})")
-        want_norm = has_gv if weight_norm is None else weight_norm
-        if want_norm:
-            if has_gv:
-                g, v = tensors["weight_g"], tensors["weight_v"]
-            else:  # split a folded weight: g = ||w||, v = w gives back exactly w
-                v = tensors["weight"]
-                g = v.flatten(1).norm(dim=1).reshape((-1,) + (1,) * (v.dim() - 1))
-            out[f"{ours}.parametrizations.weight.original0"] = g
-            out[f"{ours}.parametrizations.weight.original1"] = v
-        else:
-            weight = _fold(tensors["weight_g"], tensors["weight_v"]) if has_gv else tensors["weight"]
-            out[f"{ours}.weight"] = weight
+        out.update(module_tensors(ours, tensors, weight_norm, "Parallel WaveGAN checkpoint"))
     return out
 
 

@@ -18,6 +18,16 @@ ResBlock1, kernels 3/7/11 and dilations 1/3/5, and the iSTFT layouts
   not halve the channels (quoted in rishikksh20/iSTFTNet-pytorch issue #19). n_fft = 128 is *derived*
   from the 4:1 n_fft:hop ratio of C8C8I (16 / 4); the paper's table could not be retrieved. The
   un-upsampled stage is a plain same-padded Conv1d; its kernel (7) is our choice.
+
+HiFi-GAN (Kong et al., NeurIPS 2020) is the family's iSTFT-free member (``istft_n_fft: 0``): every
+upsampling stage is a transposed conv, then LeakyReLU (slope 0.01) -> conv_post (k7) to one channel ->
+tanh, no reflection pad. The iSTFTNet paper names HiFi-GAN V1 "C8C8C2C2". Variants ``hifigan-v1``
+(512 channels, 8/8/2/2, ResBlock1 3/7/11), ``hifigan-v2`` (128 channels, the same layout) and
+``hifigan-v3`` (256 channels, 8/8/4, ResBlock2 3/5/7 with dilations 1,2 / 2,6 / 3,12) follow the official
+``config_v1/v2/v3.json``; with weight norm they have 13.92 M / 0.93 M / 1.46 M parameters. Their state dicts
+differ from the official ``models.py`` only by names (``resblocks.{i * 3 + j}`` is our ``mrfs.i.blocks.j``;
+see :mod:`vocoder.models.convert_hifigan`), so ``conv_pre``, ``ups.0``, ``ups.1`` and the first six
+ResBlocks of HiFi-GAN V1 fit iSTFTNet V1-C8C8I tensor for tensor.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vocoder.dsp.stft import ISTFT
-from vocoder.errors import ConfigError
+from vocoder.errors import ConfigError, ModelError
 from vocoder.models.generators.base import Generator
 from vocoder.models.generators.layers import (
     LRELU_SLOPE,
@@ -59,11 +69,29 @@ _C8C1I: dict[str, Any] = {
     "istft_hop": 32,
 }
 
+_C8C8C2C2: dict[str, Any] = {  # HiFi-GAN V1/V2: no iSTFT (istft_n_fft 0)
+    "upsample_rates": (8, 8, 2, 2),
+    "upsample_kernel_sizes": (16, 16, 4, 4),
+    "istft_n_fft": 0,
+    "istft_hop": 1,
+}
+_RESBLOCKS_V3: dict[str, Any] = {
+    "resblock": "2",
+    "resblock_kernel_sizes": (3, 5, 7),
+    "resblock_dilation_sizes": ((1, 2), (2, 6), (3, 12)),
+}
+
 ISTFTNET_VARIANTS: dict[str, dict[str, Any]] = {
     "v1-c8c8i": {"upsample_initial_channel": 512, **_RESBLOCKS_V1, **_C8C8I},
     "v1-c8c1i": {"upsample_initial_channel": 512, **_RESBLOCKS_V1, **_C8C1I},
     "v2-c8c8i": {"upsample_initial_channel": 128, **_RESBLOCKS_V1, **_C8C8I},
     "v2-c8c1i": {"upsample_initial_channel": 128, **_RESBLOCKS_V1, **_C8C1I},
+    "hifigan-v1": {"upsample_initial_channel": 512, **_RESBLOCKS_V1, **_C8C8C2C2},
+    "hifigan-v2": {"upsample_initial_channel": 128, **_RESBLOCKS_V1, **_C8C8C2C2},
+    "hifigan-v3": {
+        "upsample_initial_channel": 256, **_RESBLOCKS_V3,
+        "upsample_rates": (8, 8, 4), "upsample_kernel_sizes": (16, 16, 8), "istft_n_fft": 0, "istft_hop": 1,
+    },
 }
 DEFAULT_VARIANT = "v1-c8c8i"
 
@@ -91,10 +119,11 @@ def _magnitude(x: Tensor, kind: str) -> Tensor:
 
 @register_generator("istftnet")
 class ISTFTNetGenerator(Generator):
-    """iSTFTNet: mel ``(B, n_mels, T)`` -> waveform ``(B, 1, T * hop)``.
+    """iSTFTNet (and HiFi-GAN): mel ``(B, n_mels, T)`` -> waveform ``(B, 1, T * hop)``.
 
     Arguments left as ``None`` come from ``variant`` (default ``"v1-c8c8i"``); see
     :data:`ISTFTNET_VARIANTS`. ``prod(upsample_rates) * istft_hop`` must equal ``hop``.
+    ``istft_n_fft = 0`` (with ``istft_hop = 1``) is HiFi-GAN: a one-channel conv_post and tanh, no iSTFT.
     A stage with rate ``r > 1`` is a ConvTranspose1d (kernel ``k``, ``k - r`` even) that halves the
     channels; a stage with rate 1 is a Conv1d (odd ``k``) that keeps them.
     """
@@ -156,9 +185,14 @@ class ISTFTNetGenerator(Generator):
             else:
                 self.ups.append(wn_conv1d(channels, channels, k, padding=k // 2))
             self.mrfs.append(MultiReceptiveField(channels, rb_kernels, rb_dilations, str(cfg["resblock"])))
-        self.conv_post = wn_conv1d(channels, n_fft + 2, 7, padding=3)
-        self.n_bins = n_fft // 2 + 1
-        self.istft = ISTFT(n_fft, ihop, padding="center")
+        if n_fft == 0:  # HiFi-GAN: the waveform itself
+            self.conv_post = wn_conv1d(channels, 1, 7, padding=3)
+            self.n_bins = 0
+            self.istft = None
+        else:
+            self.conv_post = wn_conv1d(channels, n_fft + 2, 7, padding=3)
+            self.n_bins = n_fft // 2 + 1
+            self.istft = ISTFT(n_fft, ihop, padding="center")
 
     def _check(
         self,
@@ -188,8 +222,11 @@ class ISTFTNetGenerator(Generator):
             raise ConfigError(
                 f"{where}: prod(upsample_rates) {math.prod(rates)} * istft_hop {ihop} must equal the mel hop {self.hop}"
             )
-        if not 1 <= ihop <= n_fft:
-            raise ConfigError(f"{where}: istft_hop {ihop} must be in [1, istft_n_fft={n_fft}]")
+        if n_fft == 0:
+            if ihop != 1:
+                raise ConfigError(f"{where}: istft_n_fft 0 (HiFi-GAN, no iSTFT) needs istft_hop 1, got {ihop}")
+        elif not 1 <= ihop <= n_fft:
+            raise ConfigError(f"{where}: istft_hop {ihop} must be in [1, istft_n_fft={n_fft}] (or istft_n_fft 0)")
         if resblock not in ("1", "2"):
             raise ConfigError(f"{where}: resblock must be '1' or '2', got {resblock!r}")
         if len(rb_kernels) == 0 or len(rb_kernels) != len(rb_dilations):
@@ -207,14 +244,19 @@ class ISTFTNetGenerator(Generator):
         if magnitude not in MAGNITUDES:
             raise ConfigError(f"{where}: magnitude must be one of {', '.join(MAGNITUDES)}, got {magnitude!r}")
 
-    def spectrum(self, mel: Tensor) -> tuple[Tensor, Tensor]:
-        """mel ``(B, n_mels, T)`` -> (real, imag), each ``(B, istft_n_fft // 2 + 1, T * prod(rates) + 1)``."""
+    def features(self, mel: Tensor) -> Tensor:
+        """mel ``(B, n_mels, T)`` -> last-stage activations ``(B, C, T * prod(rates))`` before conv_post."""
         x = self.conv_pre(mel)
         for up, mrf in zip(self.ups, self.mrfs):
             x = mrf(up(F.leaky_relu(x, LRELU_SLOPE)))
-        # The reference uses leaky_relu's default slope (0.01) here, not 0.1.
-        x = F.leaky_relu(x, 0.01)
-        x = self.conv_post(F.pad(x, (1, 0), mode="reflect"))
+        # Both references use leaky_relu's default slope (0.01) here, not 0.1.
+        return F.leaky_relu(x, 0.01)
+
+    def spectrum(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+        """mel ``(B, n_mels, T)`` -> (real, imag), each ``(B, istft_n_fft // 2 + 1, T * prod(rates) + 1)``."""
+        if self.istft is None:
+            raise ModelError("a HiFi-GAN variant (istft_n_fft 0) has no spectrum head")
+        x = self.conv_post(F.pad(self.features(mel), (1, 0), mode="reflect"))
         mag = _magnitude(x[:, : self.n_bins], self.magnitude)
         # rishikksh20 uses phase = sin(x), which confines the phase to +-1 rad; pi * sin(x) covers the circle.
         phase = math.pi * torch.sin(x[:, self.n_bins :])
@@ -231,5 +273,7 @@ class ISTFTNetGenerator(Generator):
         accepted and ignored, so callers can treat every generator alike."""
         if not torch.jit.is_tracing():
             self.check_inputs(mel)
+        if self.istft is None:
+            return torch.tanh(self.conv_post(self.features(mel)))
         real, imag = self.spectrum(mel)
         return self.istft(real, imag).unsqueeze(1)
