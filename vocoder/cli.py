@@ -14,6 +14,7 @@ from vocoder import __version__
 from vocoder.errors import VocoderError
 
 EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 def _add_set(p: argparse.ArgumentParser) -> None:
@@ -25,12 +26,19 @@ def _add_set(p: argparse.ArgumentParser) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     from vocoder.config import load_config
-    from vocoder.train.trainer import train
+    from vocoder.train.checkpoint import check_run_folder, resume_config
+    from vocoder.train.trainer import TrainingInterrupted, train
 
-    cfg = load_config(args.recipe, args.overrides)
-    metrics = train(cfg, args.out, resume=args.resume)
-    if metrics:
-        print("validation: " + ", ".join(f"{k.split('/')[-1]} {v:.4f}" for k, v in sorted(metrics.items())))
+    check_run_folder(args.out, resume=args.resume, force=args.force)  # before any config is read
+    # --resume trains with the run's saved config and only the --set values given (RECIPE is checked)
+    if args.resume:
+        cfg = resume_config(args.recipe, args.out, args.overrides)
+    else:
+        cfg = load_config(args.recipe, args.overrides)
+    try:
+        train(cfg, args.out, resume=args.resume, force=args.force)  # each validation is a line of its own
+    except TrainingInterrupted:  # the checkpoint and the resume command are printed already
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -100,10 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vocoder {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("train", help="train a vocoder from a recipe YAML")
-    p.add_argument("recipe", help="recipe YAML (or a run folder with --resume)")
+    p = sub.add_parser(
+        "train", help="train a vocoder from a recipe YAML",
+        description="Train a vocoder from a recipe YAML into the run folder --out. A folder that holds a run "
+        "already is refused unless --resume (continue it) or --force (replace it). With --resume the run's "
+        "saved config (OUT/config.yaml) is used and only the --set values given change it; RECIPE may be the "
+        "run folder itself, and a recipe whose generator differs from the run's is refused. Ctrl-C writes a "
+        "checkpoint of the current step and prints the command that resumes the run.",
+    )
+    p.add_argument("recipe", help="recipe YAML (with --resume: the run folder, or the recipe it was trained from)")
     p.add_argument("--out", required=True, help="run folder for checkpoints, logs and the resolved config")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument(
+        "--force", action="store_true",
+        help="delete the run in --out first (refused for a folder that holds anything but a run)",
+    )
     _add_set(p)
     p.set_defaults(func=_run_train)
 

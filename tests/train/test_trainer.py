@@ -40,9 +40,11 @@ def test_train_checkpoint_resume_and_tensorboard(tmp_path, recipe_factory):
     state = ckpt.load_state(root / "step-00000012")
     assert state["step"] == 12 and "discriminator" in state and "opt_d" in state
 
-    out = cli("train", str(recipe), "--out", str(run), "--resume")
+    # the run's saved config wins over the recipe (max_steps 12 from the --set above): --set raises it
+    out = cli("train", str(recipe), "--out", str(run), "--resume", "--set", "train.max_steps=20")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "resumed from" in out.stdout and "step 12" in out.stdout
+    assert "differs from the run's saved config" in out.stderr and "train.max_steps" in out.stderr
     assert ckpt.load_state(root / "latest".replace("latest", "step-00000020"))["step"] == 20
     assert [p.name for p in ckpt.list_checkpoints(root)] == ["step-00000018", "step-00000020"]  # keep_last 2
 

@@ -10,6 +10,17 @@ A step whose loss or gradient norm is not finite is skipped: no update, its batc
 counter still advances, so a bad batch is not drawn again and resume stays exact), it is counted in
 ``train/nonfinite_steps``, and ``train.max_nonfinite`` of them in a row stop training with a
 :class:`TrainingError` after saving a checkpoint. Warnings are single ``warning: ...`` lines on stderr.
+
+Run folder: a folder that holds a run already is refused unless ``resume`` (continue it) or ``force``
+(delete its run files first; only a folder that holds nothing but a run), see
+:func:`~vocoder.train.checkpoint.check_run_folder`. Everything is validated, built and (``resume``) loaded
+before anything is written, so a run that does not start leaves the folder as it was; then the run's
+``config.yaml`` and ``manifest.json`` are written.
+
+Ctrl-C (SIGINT) finishes the current step, writes a checkpoint of it (the atomic checkpoint writer),
+prints the last saved step and the command that resumes the run, and raises :class:`TrainingInterrupted`
+(a ``KeyboardInterrupt``; the CLI exits with 130). A second Ctrl-C stops at once; a checkpoint is then
+still written when the interrupt did not land inside a step's update.
 """
 
 from __future__ import annotations
@@ -17,7 +28,10 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import shlex
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +59,10 @@ from vocoder.train.logging import RunLogger
 
 class TrainingError(VocoderError):
     """Training cannot go on (e.g. too many non-finite losses in a row)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on Ctrl-C; the checkpoint and the resume command were printed already."""
 
 
 VALID_NOISE_STEP = 10**9  # validation noise seeds live far from training steps
@@ -137,9 +155,14 @@ class StepStats:
 class Trainer:
     """Trains ``cfg``'s generator (and discriminators) into the run folder ``out``."""
 
-    def __init__(self, cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> None:
+    def __init__(
+        self, cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True, force: bool = False
+    ) -> None:
         self.cfg, self.out, self.progress = cfg, Path(out), progress
         self.dist = init_distributed()
+        ckpt.check_run_folder(self.out, resume, force)  # a folder training must not use: refused first
+        if self.dist.world > 1:
+            dist.barrier()  # every rank has looked before rank 0 writes
         tc = cfg.train
         if tc.threads:
             torch.set_num_threads(tc.threads)
@@ -188,17 +211,20 @@ class Trainer:
         self.nonfinite_total = 0
         self.nonfinite_run = 0
         self.ckpt_root = self.out / "checkpoints"
-        if self.dist.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, self.out / "config.yaml")
-            manifest.save(self.out / "manifest.json")
-            ckpt.clean_incomplete(self.ckpt_root)  # what a kill during a checkpoint write left behind
-        if self.dist.world > 1:
-            dist.barrier()  # the other ranks resume from the cleaned folder
+        self.saved_step: int | None = None  # step of the newest checkpoint this run wrote or resumed from
+        resumed = None
+        # loading reads only: a checkpoint that does not fit the config is refused before anything is written
         if resume:
-            self._resume()
+            resumed = self._resume()
         elif tc.init_from:
             self._init_generator(tc.init_from)
+        restored = self._write_run_files(clear=force and not resume) if self.dist.main else False
+        if self.dist.world > 1:
+            dist.barrier()  # the other ranks resume from the cleaned folder
+        if resumed is not None and (restored or self.dist.world > 1):
+            resumed = self._resume(warn=False)  # the cleaned folder (a put-back checkpoint may be newer)
+        if resumed is not None and self.dist.main:
+            print(f"resumed from {resumed} at step {self.step}", flush=True)
 
         self.g_ddp: nn.Module = self.generator
         self.d_ddp: nn.Module | None = self.discriminator
@@ -210,7 +236,25 @@ class Trainer:
             self.g_ddp = DDP(self.generator, device_ids=ids, find_unused_parameters=unused)
             if self.discriminator is not None:
                 self.d_ddp = DDP(self.discriminator, device_ids=ids)
-        self.logger = RunLogger(self.out, enabled=self.dist.main)
+        try:
+            self.logger = RunLogger(self.out, enabled=self.dist.main)
+        except OSError as err:
+            raise ConfigError(f"{self.out / 'logs'}: cannot write the TensorBoard logs ({_reason(err)})") from None
+
+    def _write_run_files(self, clear: bool) -> bool:
+        """Rank 0, once everything is built and loaded: delete the old run (``clear``, i.e. ``--force``),
+        repair what a kill left in ``checkpoints/``, write ``config.yaml`` and ``manifest.json``. True when
+        the repair put a moved-aside checkpoint back."""
+        try:
+            if clear:
+                ckpt.clear_run(self.out)
+            self.out.mkdir(parents=True, exist_ok=True)
+            repaired = ckpt.clean_incomplete(self.ckpt_root)  # what a kill during a checkpoint write left behind
+            save_config(self.cfg, self.out / "config.yaml")
+            self.manifest.save(self.out / "manifest.json")
+        except OSError as err:
+            raise ConfigError(f"{self.out}: cannot write the run folder ({_reason(err)})") from None
+        return any(name.endswith(ckpt.OLD_SUFFIX) for name in repaired)
 
     # ----------------------------------------------------------------------------------- building
     def _build_losses(self) -> dict[str, tuple[float, nn.Module]]:
@@ -417,26 +461,33 @@ class Trainer:
         if self.dist.main:
             print(f"generator initialised from {folder}", flush=True)
 
-    def _resume(self) -> None:
-        found = ckpt.latest_resumable(self.ckpt_root, warn=self._warn)
+    def _resume(self, warn: bool = True) -> Path:
+        """Load the newest usable checkpoint (reads only); returns its folder. A checkpoint whose models
+        do not fit the config (a ``--set`` changing a shape) is one :class:`ConfigError` line."""
+        found = ckpt.latest_resumable(self.ckpt_root, warn=self._warn if warn else None)
         if found is None:
             raise ConfigError(f"{self.ckpt_root}: --resume given but no usable checkpoint found")
         folder, st, weights = found
-        self.generator.load_state_dict(weights)
-        self.opt_g.load_state_dict(st["opt_g"])
-        if self.sched_g is not None and "sched_g" in st:
-            self.sched_g.load_state_dict(st["sched_g"])
+        ckpt.load_into(self.generator, weights, "generator", folder)
         if self.discriminator is not None and "discriminator" in st:
-            self.discriminator.load_state_dict(st["discriminator"])
-            self.opt_d.load_state_dict(st["opt_d"])
-            if self.sched_d is not None and "sched_d" in st:
-                self.sched_d.load_state_dict(st["sched_d"])
+            ckpt.load_into(self.discriminator, st["discriminator"], "discriminator", folder)
+        try:
+            self.opt_g.load_state_dict(st["opt_g"])
+            if self.sched_g is not None and "sched_g" in st:
+                self.sched_g.load_state_dict(st["sched_g"])
+            if self.discriminator is not None and "discriminator" in st:
+                self.opt_d.load_state_dict(st["opt_d"])
+                if self.sched_d is not None and "sched_d" in st:
+                    self.sched_d.load_state_dict(st["sched_d"])
+        except (ValueError, KeyError, RuntimeError) as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            raise ConfigError(f"{folder}: the checkpoint's optimizer state does not fit the config ({first})") from None
         self.step = int(st["step"])
+        self.saved_step = self.step
         self.best = float(st.get("best", math.inf))
         self.nonfinite_total = int(st.get("nonfinite_total", 0))
         torch.set_rng_state(st["rng_torch"])
-        if self.dist.main:
-            print(f"resumed from {folder} at step {self.step}", flush=True)
+        return folder
 
     def save(self, metrics: dict[str, float] | None = None) -> Path | None:
         """Write a checkpoint of the current step (rank 0); returns its folder (None on other ranks, or when
@@ -445,13 +496,21 @@ class Trainer:
         if not self.weights_finite():
             self._warn(f"step {self.step}: weights are not finite, checkpoint not written")
         elif self.dist.main:
-            folder = ckpt.save_checkpoint(
-                self.ckpt_root, self.step, self.generator, self.cfg, self.state(), self.cfg.train.keep_last
-            )
-            score = (metrics or {}).get("valid/mel_l1")
-            if score is not None and score < self.best:
-                self.best = score
-                ckpt.save_best(self.ckpt_root, folder)
+            try:
+                folder = ckpt.save_checkpoint(
+                    self.ckpt_root, self.step, self.generator, self.cfg, self.state(), self.cfg.train.keep_last
+                )
+                score = (metrics or {}).get("valid/mel_l1")
+                if score is not None and score < self.best:
+                    self.best = score
+                    ckpt.save_best(self.ckpt_root, folder)
+            except OSError as err:
+                raise TrainingError(
+                    f"{self.ckpt_root}: cannot write the checkpoint of step {self.step} ({_reason(err)}); "
+                    f"{self._last_saved_text()}"
+                ) from None
+        if folder is not None or not self.dist.main:
+            self.saved_step = self.step
         if self.dist.world > 1:
             dist.barrier()
         return folder
@@ -475,11 +534,71 @@ class Trainer:
             "lower the learning rate or check the data"
         )
 
+    # ----------------------------------------------------------------------------------- console
+    def _say(self, line: str, err: bool = False) -> None:
+        """One console line (rank 0), written above the progress bar."""
+        if self.dist.main:
+            from tqdm import tqdm
+
+            tqdm.write(line, file=sys.stderr if err else sys.stdout)
+
+    def _last_saved_text(self) -> str:
+        found = ckpt.list_checkpoints(self.ckpt_root)
+        return f"last saved: step {int(found[-1].name[5:])} ({found[-1]})" if found else "no checkpoint saved yet"
+
+    # ----------------------------------------------------------------------------------- Ctrl-C
+    def _catch_sigint(self):
+        """Make Ctrl-C a request to stop after the current step (a second one stops at once); returns the
+        handler to put back (None when signals cannot be caught here: not the main thread)."""
+        self._stop_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def request_stop(signum, frame):
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True  # no printing here: the interrupted code may be writing to the console
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        return previous if previous is not None else signal.SIG_DFL
+
+    def _stop_now(self) -> bool:
+        """True when Ctrl-C asked to stop (under DDP: on any rank, so all stop after the same step)."""
+        stop = self._stop_requested
+        if self.dist.world > 1:
+            flag = torch.tensor([int(stop)], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = bool(flag.item())
+        return stop
+
+    def _interrupted(self, consistent: bool) -> None:
+        """After Ctrl-C: write a checkpoint of the current step (unless the interrupt landed inside a step's
+        update, or it is saved already), print the last saved step and the resume command, raise."""
+        if consistent and self.step > 0 and self.saved_step != self.step and (self.dist.world == 1 or self._synced):
+            self.save()
+        if self.step > 0 and self.saved_step == self.step:
+            note = f"checkpoint of step {self.step} written; "
+        elif not consistent:
+            note = "the next step's update was half done, not saved; "
+        else:
+            note = ""
+        run = shlex.quote(str(self.out))
+        if ckpt.list_checkpoints(self.ckpt_root):
+            self._say(f"interrupted at step {self.step}: {note}{self._last_saved_text()}", err=True)
+            self._say(f"resume with: vocoder train {run} --out {run} --resume", err=True)
+        else:
+            self._say(f"interrupted at step {self.step}: no checkpoint saved; start over with --force", err=True)
+        raise TrainingInterrupted(f"interrupted at step {self.step}")
+
     # ----------------------------------------------------------------------------------- loop
     def fit(self) -> dict[str, float]:
         tc = self.cfg.train
         from tqdm import tqdm
 
+        if self.dist.main:
+            logs_dir = shlex.quote(str(self.out / "logs"))
+            self._say(f"run folder: {self.out}")
+            self._say(f"TensorBoard logs: {self.out / 'logs'} (view: tensorboard --logdir {logs_dir})")
         bar = tqdm(
             total=tc.max_steps, initial=self.step, disable=not (self.progress and self.dist.main),
             dynamic_ncols=True, desc="train",
@@ -489,13 +608,21 @@ class Trainer:
         self.generator.train()
         if self.discriminator is not None:
             self.discriminator.train()
+        interrupted, in_step = False, False
+        self._synced = True  # False when a rank may have stopped at another step (a raw KeyboardInterrupt)
+        previous = self._catch_sigint()
         try:
             while self.step < tc.max_steps:
+                if self._stop_now():
+                    interrupted = True
+                    break
                 t0 = time.perf_counter()
                 batch = self.train_data.batch(tc.batch_size, self.step, self.dist.rank)
                 wait += time.perf_counter() - t0
+                in_step = True  # from here until the step counter moves, the models are half updated
                 logs = self.train_step(batch, self.step)
                 self.step += 1  # a skipped step consumes its batch too
+                in_step = False
                 bar.update(1)
                 if logs is None:
                     if self.nonfinite_run >= tc.max_nonfinite:
@@ -516,18 +643,34 @@ class Trainer:
                     metrics = self.validate() if self.dist.main else {}
                     self.logger.scalars(metrics, self.step)
                     last_metrics = metrics
+                    if metrics:
+                        shown = ", ".join(f"{k.split('/')[-1]} {v:.4f}" for k, v in sorted(metrics.items()))
+                        self._say(f"step {self.step}: validation {shown}")
                 if self.step % tc.save_every == 0 or self.step == tc.max_steps:
                     self.save(metrics)
                     t_last = time.perf_counter()
+        except KeyboardInterrupt:  # a second Ctrl-C, or one that reached no handler of ours
+            interrupted, self._synced = True, False
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             bar.close()
             self.logger.close()
+        if interrupted:
+            self._interrupted(consistent=not in_step)
         return last_metrics
 
 
-def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, float]:
-    """Train ``cfg`` into ``out``; returns the last validation metrics."""
-    trainer = Trainer(cfg, out, resume=resume, progress=progress)
+def _reason(err: OSError) -> str:
+    return err.strerror or type(err).__name__
+
+
+def train(
+    cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True, force: bool = False
+) -> dict[str, float]:
+    """Train ``cfg`` into ``out``; returns the last validation metrics (see :class:`Trainer` for ``resume``
+    and ``force``)."""
+    trainer = Trainer(cfg, out, resume=resume, progress=progress, force=force)
     if trainer.step >= cfg.train.max_steps and trainer.dist.main:
         print(f"already at step {trainer.step} >= train.max_steps {cfg.train.max_steps}; nothing to do")
     metrics = trainer.fit()
