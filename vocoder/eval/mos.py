@@ -19,7 +19,8 @@ Input rules, the same for both (:func:`mos_scores` gives the reason, :func:`dist
   it to the window length would rate the padding, not the speech;
 * an all-silent clip (peak below -80 dBFS) or one with NaN/Inf samples gets no score;
 * a very long clip is scored on at most :data:`MAX_WINDOWS` windows per predictor, spread evenly over
-  the whole clip (a 10 min clip takes about 10 s per predictor on 2 cores instead of ~10 min);
+  the whole clip, each window scored in full (a 10 min clip: 53 s for both predictors on a busy 2-core
+  machine, instead of ~600 windows each and, for Distill-MOS, all of them in one batch in memory);
 * an error inside a predictor costs that clip's score only, never the batch.
 
 ONNX Runtime and torch both use ``torch.get_num_threads()`` threads.
