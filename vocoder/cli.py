@@ -84,6 +84,8 @@ def _run_export(args: argparse.Namespace) -> int:
 def _run_bench(args: argparse.Namespace) -> int:
     from vocoder.eval import bench
 
+    if args.json:
+        bench.check_json_path(args.json)  # before the bench runs, not after
     report = bench.run_bench(
         generators=bench.parse_list(args.generators, "generators") if args.generators else bench.DEFAULT_GENERATORS,
         backends=bench.parse_list(args.backends, "backends", bench.BACKENDS),

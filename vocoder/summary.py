@@ -1,12 +1,19 @@
-"""``vocoder info``: a short text description of a recipe, run, checkpoint or audio folder."""
+"""``vocoder info``: a short text description of a recipe, run, checkpoint, audio folder, exported ``.onnx``
+model, mel file (``.npy`` / ``.npz`` / ``.pt``) or audio file. Files are only read, never unpickled."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
-from vocoder.config import RunConfig, load_config
+import numpy as np
+
+from vocoder.config import RunConfig, config_from_dict, load_config
 from vocoder.data.manifest import build_manifest
-from vocoder.errors import ConfigError
+from vocoder.errors import AudioError, ConfigError, ModelError, VocoderError
+
+ONNX_TYPES = {1: "float32", 6: "int32", 7: "int64", 10: "float16", 11: "float64", 16: "bfloat16"}
 
 
 def describe_features(cfg: RunConfig) -> str:
@@ -32,11 +39,23 @@ def describe_data(root: str | Path, cfg: RunConfig | None = None) -> str:
 
 
 def describe(path: str | Path, overrides: list[str] | None = None) -> str:
+    from vocoder.audio.io import AUDIO_EXTENSIONS
+    from vocoder.infer.inputs import MEL_EXTENSIONS
+
     path = Path(path)
     if path.is_dir() and not (path / "config.yaml").is_file():
         return describe_data(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix == ".onnx":
+        return describe_onnx(path)
+    if path.is_file() and suffix in MEL_EXTENSIONS:
+        return describe_mel(path)
+    if path.is_file() and suffix in AUDIO_EXTENSIONS:
+        return describe_audio(path)
+    if path.is_file() and path.name == "model.safetensors":
+        path = path.parent  # a checkpoint's weights: describe the checkpoint
     cfg = load_config(path, overrides)
     lines = [describe_features(cfg)]
     if cfg.generator.name:
@@ -55,3 +74,123 @@ def describe_generator(cfg: RunConfig) -> str:
     gen = build_generator(cfg)
     params, gmac = generator_cost(gen)
     return f"generator: {cfg.generator.name}: {params:,} parameters, {gmac:.2f} GMAC per second of audio"
+
+
+# ------------------------------------------------------------------------------------------- files
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+
+
+def describe_onnx(path: str | Path) -> str:
+    """An exported model: its vocoder metadata (generator, features, sample rate, hop, streaming) and its
+    graph inputs and outputs with shapes and types."""
+    import onnx
+
+    path = Path(path)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # protobuf DecodeError, truncated file...
+        raise ModelError(f"{path}: not a valid ONNX model ({type(err).__name__}: {_first_line(err)})") from None
+    meta = {p.key: p.value for p in model.metadata_props}
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+    lines = [f"onnx: {path}: opset {opset}, {path.stat().st_size / 1e6:.2f} MB, {params:,} parameters"]
+    if "vocoder.generator" in meta:
+        flags = [name for key, name in (("vocoder.needs_f0", "F0"), ("vocoder.needs_noise", "noise"))
+                 if meta.get(key) == "true"]
+        lines.append(
+            f"generator: {meta['vocoder.generator']} (vocoder {meta.get('vocoder.version', '?')}): "
+            f"{meta.get('vocoder.sample_rate', '?')} Hz, hop {meta.get('vocoder.hop', '?')}, "
+            f"{meta.get('vocoder.n_mels', '?')} mels, needs {' and '.join(flags) or 'the mel only'}, "
+            f"at least {meta.get('vocoder.min_frames', '1')} frame(s)"
+        )
+        try:
+            cfg = config_from_dict(json.loads(meta["vocoder.config"]), f"{path} (vocoder.config)")
+            lines.append(describe_features(cfg))
+        except (KeyError, ValueError, VocoderError):
+            pass  # an older or foreign config: the line above has the essentials
+        try:
+            ctx = json.loads(meta["vocoder.stream_context"])
+            lines.append(
+                f"streaming: context {ctx['left']} frames left, {ctx['right']} right, "
+                + ("exact" if ctx.get("exact") else f"approximate ({ctx.get('reason', '')})".replace(" ()", ""))
+            )
+        except (KeyError, ValueError, TypeError):
+            pass
+    else:
+        lines.append("generator: unknown (no vocoder.* metadata: not written by `vocoder export`)")
+    lines.append("inputs: " + ", ".join(_onnx_value(v) for v in model.graph.input))
+    lines.append("outputs: " + ", ".join(_onnx_value(v) for v in model.graph.output))
+    return "\n".join(lines)
+
+
+def _onnx_value(value: Any) -> str:
+    tensor = value.type.tensor_type
+    dims = ", ".join(d.dim_param or str(d.dim_value) for d in tensor.shape.dim)
+    return f"{value.name} ({dims}) {ONNX_TYPES.get(tensor.elem_type, f'type {tensor.elem_type}')}"
+
+
+def _array_line(arr: np.ndarray) -> str:
+    text = f"shape {tuple(arr.shape)}, {arr.dtype}"
+    if arr.size == 0 or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        return text + (", empty" if arr.size == 0 else "")
+    values = arr.astype(np.float64) if not np.iscomplexobj(arr) else np.abs(arr)
+    finite = values[np.isfinite(values)]
+    bad = values.size - finite.size
+    if finite.size:
+        text += f", values {finite.min():.4g} to {finite.max():.4g} (mean {finite.mean():.4g})"
+    return text + (f", {bad} NaN/Inf" if bad else "")
+
+
+def describe_mel(path: str | Path) -> str:
+    """A mel file: the mel array's shape, dtype and value range, the stored feature metadata, and its F0
+    (the file's ``f0`` entry or a sibling ``NAME.f0.npy``). Read as synthesis reads it (no pickle)."""
+    from vocoder.infer.inputs import METADATA_KEYS, _read_npy, _read_npz, _read_pt, _to_numpy, f0_sibling
+
+    path = Path(path)
+    readers = {".npy": _read_npy, ".npz": _read_npz, ".pt": _read_pt}
+    data = readers[path.suffix.lower()](path)
+    mel = _to_numpy(data["mel"], str(path), "mel")
+    lines = [f"mel: {path}: {_array_line(mel)}"]
+    meta = []
+    for key in ("preset", *METADATA_KEYS):
+        if key in data:
+            value = _to_numpy(data[key], str(path), key)
+            item = value.reshape(()).item() if value.size == 1 else value.tolist()
+            meta.append(f"{key} {item.decode('utf-8', 'replace') if isinstance(item, bytes) else item}")
+    lines.append("metadata: " + (", ".join(meta) if meta else "none stored (preset, sample_rate, hop, ...)"))
+    f0, where = None, ""
+    if "f0" in data:
+        f0, where = _to_numpy(data["f0"], str(path), "f0"), "key 'f0'"
+    elif f0_sibling(path).is_file():
+        sibling = f0_sibling(path)
+        try:
+            f0, where = np.load(sibling, allow_pickle=False), str(sibling)
+        except Exception as err:
+            lines.append(f"f0: {sibling}: cannot read ({_first_line(err)})")
+    if f0 is not None:
+        line = f"f0 ({where}): {_array_line(f0)}"
+        if np.issubdtype(f0.dtype, np.number) and f0.size:
+            voiced = f0[np.isfinite(f0) & (f0 > 0)]
+            line += f", {100 * voiced.size / f0.size:.0f}% voiced"
+            if voiced.size:
+                line += f" ({voiced.min():.1f}-{voiced.max():.1f} Hz)"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def describe_audio(path: str | Path) -> str:
+    """An audio file: sample rate, channels, duration and encoding (the header only)."""
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        info = sf.info(str(path))
+    except Exception as err:
+        raise AudioError(f"{path}: cannot read audio ({_first_line(err)})") from None
+    return (
+        f"audio: {path}: {info.samplerate} Hz, {info.channels} channel(s), {info.duration:.2f} s, "
+        f"{info.format} {info.subtype}"
+    )

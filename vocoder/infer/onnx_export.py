@@ -28,6 +28,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
+import tempfile
 import warnings
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -42,7 +44,7 @@ from torch import nn
 
 from vocoder import __version__
 from vocoder.config import RunConfig
-from vocoder.errors import ModelError
+from vocoder.errors import ConfigError, ModelError
 from vocoder.infer.context import stream_context
 
 OUTPUT_NAME = "wav"
@@ -236,6 +238,25 @@ def check_parity(
     return results
 
 
+def check_out_file(out_path: str | Path) -> Path:
+    """Refuse (one :class:`ConfigError` line) an ``--out`` that is a folder or cannot be written: its folder
+    is created and a test file written and deleted there, before any export work."""
+    text = str(out_path)
+    out_path = Path(out_path)
+    if out_path.is_dir() or text.endswith(("/", os.sep)):
+        raise ConfigError(
+            f"{out_path}: is a folder; --out is the path of the .onnx file to write (e.g. {out_path / 'model.onnx'})"
+        )
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp"):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ConfigError(f"{out_path}: cannot write the ONNX file here ({reason})") from None
+    return out_path
+
+
 def export_onnx(
     model_path: str | Path,
     out_path: str | Path,
@@ -248,9 +269,12 @@ def export_onnx(
     ``tolerance``."""
     from vocoder.train.checkpoint import load_generator
 
+    out_path = check_out_file(out_path)
     generator, cfg = load_generator(model_path)
     try:
         report = export_generator(generator, cfg, out_path, opset)
+    except OSError as err:  # e.g. the disk filled up while writing
+        raise ConfigError(f"{out_path}: cannot write the ONNX file ({err.strerror or type(err).__name__})") from None
     except (RuntimeError, ValueError, onnx.checker.ValidationError) as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise ModelError(f"{model_path}: ONNX export failed ({first})") from None

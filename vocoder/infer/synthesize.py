@@ -11,6 +11,9 @@ Output names: ``OUT/<path relative to the input folder>.wav`` for files found in
 different folders), every output keeps its path relative to the inputs' common folder instead; two
 inputs that still collide (``a.npy`` and ``a.npz`` side by side) are an error for the second.
 
+Output folder: created and test-written (:func:`check_out_dir`) before anything is synthesized; a wav
+that cannot be written stops the batch with one ``error:`` line (a full disk fails every file after it).
+
 F0 sources, first found wins: ``--f0-from-audio DIR`` (explicit: F0 extracted from ``DIR/<rel>.wav``
 or ``DIR/<name>.wav``), the mel file's own ``f0`` entry, a sibling ``NAME.f0.npy``. With
 ``--from-audio`` the inputs are audio: the mel is computed with the model's features and the F0 is
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from vocoder.audio.io import write_audio
-from vocoder.errors import InputError, VocoderError
+from vocoder.errors import ConfigError, InputError, VocoderError
 from vocoder.infer.inputs import (
     f0_from_audio,
     find_reference_audio,
@@ -65,6 +69,36 @@ class Summary:
     def line(self) -> str:
         text = f"wrote {len(self.written)} wav file(s), {self.seconds:.1f} s of audio, to {self.out_dir}"
         return text + (f"; {len(self.failed)} failed" if self.failed else "")
+
+
+class _WriteFailed(Exception):
+    """A wav could not be written (raised by :func:`_run_one`, turned into one error by the batch loop)."""
+
+    def __init__(self, target: Path, err: OSError) -> None:
+        super().__init__(str(target))
+        self.target, self.reason = target, _reason(err)
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or type(err).__name__
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` and write (and delete) a test file in it; a folder that cannot hold the wavs is
+    one :class:`ConfigError` line, raised before any synthesis."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: not a folder (--out is the folder the wav files are written to)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{out_dir}: cannot create the output folder ({_reason(err)})") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test.", suffix=".tmp"):
+            pass
+    except OSError as err:
+        raise ConfigError(f"{out_dir}: cannot write to the output folder ({_reason(err)})") from None
+    return out_dir
 
 
 def _stderr_line(text: str) -> None:
@@ -168,7 +202,10 @@ def _run_one(job: Job, model: Any, out_dir: Path, f0_dir: Path | None, from_audi
         wav = model.synthesize(mel, f0)
     except VocoderError as err:
         raise InputError(f"{job.source}: {err}") from None
-    write_audio(target, wav, model.sample_rate)
+    try:
+        write_audio(target, wav, model.sample_rate)
+    except OSError as err:
+        raise _WriteFailed(target, err) from None
     return target, len(wav) / model.sample_rate
 
 
@@ -184,7 +221,9 @@ def synthesize_files(
 ) -> Summary:
     """Synthesize every input into ``out_dir``; returns a :class:`Summary` (``summary.ok`` False when any
     input failed). Problems with single inputs go to ``report`` (default: stderr, beside the progress
-    bar) as ``error: FILE: problem``; a model that cannot be loaded raises its :class:`VocoderError`.
+    bar) as ``error: FILE: problem``; a model that cannot be loaded, an output folder that cannot be
+    written (checked before any synthesis) and a wav that cannot be written (the batch stops there) raise
+    a :class:`VocoderError`.
     """
     import vocoder
 
@@ -195,6 +234,8 @@ def synthesize_files(
         raise InputError(f"--f0-from-audio {f0_dir}: no such folder")
     model = vocoder.load(model_path, threads=threads)
     jobs, problems = collect_inputs(list(inputs), from_audio)
+    if jobs:
+        check_out_dir(out_dir)
     summary = Summary(out_dir=out_dir)
     for source, message in problems:
         report(f"error: {message}")
@@ -205,6 +246,11 @@ def synthesize_files(
     for job in tqdm(jobs, desc="synthesize", unit="file", disable=None if progress else True, file=sys.stderr):
         try:
             target, seconds = _run_one(job, model, out_dir, f0_dir, from_audio)
+        except _WriteFailed as err:  # the next files would fail the same way (full disk, read-only folder)
+            raise ConfigError(
+                f"{err.target}: cannot write the wav ({err.reason}); stopped after {len(summary.written)} of "
+                f"{len(jobs)} file(s)"
+            ) from None
         except VocoderError as err:
             message = str(err)
         except Exception as err:  # a model failure on one input must not lose the rest of the batch
