@@ -28,7 +28,7 @@ def test_recipe_builds(recipe):
     cfg = load_config(recipe)
     gen = build_generator(cfg)
     assert gen.hop == cfg.features.hop and gen.sample_rate == cfg.features.sample_rate
-    for name in ("mrstft", "mel", "multiscale_mel"):
+    for name in ("mrstft", "mel", "multiscale_mel", "waveform"):
         term = getattr(cfg.losses, name)
         if term is not None:
             build_loss(name, term.params, cfg.features.sample_rate, name)

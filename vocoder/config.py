@@ -100,6 +100,7 @@ class LossesConfig:
     mrstft: LossTerm | None = None
     mel: LossTerm | None = None
     multiscale_mel: LossTerm | None = None
+    waveform: LossTerm | None = None  # sample L1: for distillation from a deterministic teacher only
     adversarial_kind: str = "lsgan"  # "lsgan" or "hinge"
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 0.0
@@ -143,6 +144,7 @@ class TrainConfig:
     audio_log_utterances: int = 2
     threads: int | None = None
     init_from: str | None = None  # run/checkpoint folder whose generator weights start training (fine-tuning)
+    freeze: list[str] = field(default_factory=list)  # generator parameter-name prefixes kept fixed (e.g. a warm trunk)
 
 
 @dataclass
@@ -154,6 +156,7 @@ class DataConfig:
     split_seed: int = 0
     cache_dir: str | None = None
     min_seconds: float = 0.3
+    input_root: str = ""  # paired data: input mels from these files (same relative names), targets from root
 
 
 @dataclass
@@ -339,12 +342,21 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     return cfg
 
 
+def _relative_to(base: Path, value: str) -> str:
+    """``value`` taken relative to ``base`` unless it is absolute, or only exists relative to the cwd."""
+    if not value or Path(value).is_absolute():
+        return value
+    candidate = (base / value).resolve()
+    return str(candidate) if candidate.exists() or not Path(value).exists() else value
+
+
 def _resolve_data_root(cfg: RunConfig, base: Path) -> None:
-    """A relative ``data.root`` is taken relative to the config file's folder (recipes are portable)."""
-    if cfg.data.root and not Path(cfg.data.root).is_absolute():
-        candidate = (base / cfg.data.root).resolve()
-        if candidate.exists() or not Path(cfg.data.root).exists():
-            cfg.data.root = str(candidate)
+    """Relative ``data.root`` and ``train.init_from`` are taken relative to the config file's folder
+    (recipes are portable; a path that exists only relative to the working folder is kept as given)."""
+    cfg.data.root = _relative_to(base, cfg.data.root)
+    cfg.data.input_root = _relative_to(base, cfg.data.input_root)
+    if cfg.train.init_from:
+        cfg.train.init_from = _relative_to(base, cfg.train.init_from)
 
 
 def save_config(cfg: RunConfig, path: str | Path) -> None:

@@ -219,3 +219,14 @@ def test_registry_names():
     assert lookup("loss", "mrstft") is MultiResolutionSTFTLoss
     assert lookup("loss", "mel") is MelL1Loss
     assert lookup("loss", "multiscale_mel") is MultiScaleMelLoss
+
+
+def test_waveform_l1_is_the_mean_absolute_sample_difference():
+    from vocoder.losses.waveform import WaveformL1Loss
+
+    y = torch.linspace(-1, 1, 64).view(1, 1, 64)
+    loss = WaveformL1Loss()
+    assert float(loss(y, y)) == 0.0
+    assert abs(float(loss(y + 0.25, y)) - 0.25) < 1e-7
+    with pytest.raises(InputError):
+        loss(y[..., :32], y)

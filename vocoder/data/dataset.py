@@ -4,6 +4,11 @@ Batches are drawn by step number, not by iterator state: ``batch(step, rank)`` s
 ``(seed, step, rank)``, so a resumed run sees exactly the batches an uninterrupted run would, and
 each DDP rank sees its own shard. Mels are computed on the fly by the trainer (batched, with the
 recipe's preset); F0 (slow) is computed once per file and cached, keyed by file content and F0 settings.
+
+Paired data (``data.input_root``, e.g. teacher-student distillation): each target file ``ROOT/a/b.wav``
+has a source ``INPUT_ROOT/a/b.<any audio extension>`` from which the trainer computes the input mel; both
+are read at the feature rate, cut to their common whole frames, and segments are taken at the same
+samples of both.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import torch
 from vocoder.audio.io import read_audio
 from vocoder.config import FeatureConfig
 from vocoder.data.manifest import Utterance
+from vocoder.errors import ConfigError
 
 
 def default_cache_dir() -> Path:
@@ -56,10 +62,24 @@ def cached_f0(path: Path, wav: np.ndarray, features: FeatureConfig, cache_dir: P
 
 @dataclass
 class Batch:
-    """``wav`` (B, 1, T*hop); ``f0`` (B, T) or None."""
+    """``wav`` (B, 1, T*hop), the target; ``f0`` (B, T) or None; ``source`` (B, 1, T*hop), the audio the
+    input mel is computed from when the data is paired (else None: the mel is the target's)."""
 
     wav: torch.Tensor
     f0: torch.Tensor | None
+    source: torch.Tensor | None = None
+
+
+def paired_source(input_root: Path, relative: str) -> Path:
+    """The file of ``input_root`` with ``relative``'s path and stem (any audio extension)."""
+    from vocoder.audio.io import AUDIO_EXTENSIONS
+
+    stem = (input_root / relative).with_suffix("")
+    for ext in AUDIO_EXTENSIONS:
+        candidate = stem.with_suffix(ext)
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"data.input_root {input_root}: no source audio for {relative} (files are paired by name)")
 
 
 class SegmentSampler:
@@ -75,6 +95,7 @@ class SegmentSampler:
         needs_f0: bool = False,
         cache_dir: str | Path | None = None,
         seed: int = 0,
+        input_root: str | Path | None = None,
     ) -> None:
         self.features = features
         self.hop = features.hop
@@ -84,15 +105,22 @@ class SegmentSampler:
         self.names: list[str] = []
         self.wavs: list[np.ndarray] = []
         self.f0s: list[np.ndarray] = []
+        self.sources: list[np.ndarray] | None = [] if input_root else None
         for utt in utterances:
             path = Path(root) / utt.path
             wav = read_audio(path, features.sample_rate)
+            source = None
+            if self.sources is not None:
+                source = read_audio(paired_source(Path(input_root), utt.path), features.sample_rate)
+                wav = wav[: len(source)]
             frames = len(wav) // self.hop
             if frames == 0:
                 continue
             wav = wav[: frames * self.hop]
             self.names.append(utt.path)
             self.wavs.append(wav)
+            if self.sources is not None:
+                self.sources.append(source[: frames * self.hop])
             if needs_f0:
                 self.f0s.append(cached_f0(path, wav, features, Path(cache_dir) if cache_dir else None))
         if not self.wavs:
@@ -108,18 +136,25 @@ class SegmentSampler:
         seg = self.segment_frames * self.hop
         wavs = np.zeros((batch_size, 1, seg), dtype=np.float32)
         f0s = np.zeros((batch_size, self.segment_frames), dtype=np.float32) if self.needs_f0 else None
+        sources = None if self.sources is None else np.zeros_like(wavs)
         for b in range(batch_size):
             i = int(rng.choice(len(self.wavs), p=self.weights))
             frames = len(self.wavs[i]) // self.hop
             start = int(rng.integers(0, max(1, frames - self.segment_frames + 1)))
             n = min(self.segment_frames, frames - start)
             wavs[b, 0, : n * self.hop] = self.wavs[i][start * self.hop : (start + n) * self.hop]
+            if sources is not None:
+                sources[b, 0, : n * self.hop] = self.sources[i][start * self.hop : (start + n) * self.hop]
             if f0s is not None:
                 f0s[b, :n] = self.f0s[i][start : start + n]
-        return Batch(torch.from_numpy(wavs), None if f0s is None else torch.from_numpy(f0s))
+        return Batch(
+            torch.from_numpy(wavs), None if f0s is None else torch.from_numpy(f0s),
+            None if sources is None else torch.from_numpy(sources),
+        )
 
     def utterance(self, i: int) -> Batch:
         """The whole ``i``-th utterance as a batch of one (for validation)."""
         wav = torch.from_numpy(self.wavs[i]).view(1, 1, -1)
         f0 = torch.from_numpy(self.f0s[i]).view(1, -1) if self.needs_f0 else None
-        return Batch(wav, f0)
+        source = None if self.sources is None else torch.from_numpy(self.sources[i]).view(1, 1, -1)
+        return Batch(wav, f0, source)

@@ -1,7 +1,7 @@
 """Training losses; importing this package registers them by name (see :mod:`vocoder.registry`).
 
-Spectral: ``"mrstft"``, ``"mel"``, ``"multiscale_mel"``. GAN: ``"adversarial"``, ``"feature_matching"``
-and the plain functions they wrap.
+Spectral: ``"mrstft"``, ``"mel"``, ``"multiscale_mel"``; sample domain: ``"waveform"``.
+GAN: ``"adversarial"``, ``"feature_matching"`` and the plain functions they wrap.
 """
 
 from vocoder.losses.adversarial import (
@@ -12,6 +12,7 @@ from vocoder.losses.adversarial import (
     generator_adversarial_loss,
 )
 from vocoder.losses.spectral import MelL1Loss, MultiResolutionSTFTLoss, MultiScaleMelLoss
+from vocoder.losses.waveform import WaveformL1Loss
 
 __all__ = [
     "AdversarialLoss",
@@ -19,6 +20,7 @@ __all__ = [
     "MelL1Loss",
     "MultiResolutionSTFTLoss",
     "MultiScaleMelLoss",
+    "WaveformL1Loss",
     "discriminator_adversarial_loss",
     "feature_matching_loss",
     "generator_adversarial_loss",

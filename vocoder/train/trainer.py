@@ -184,7 +184,7 @@ class Trainer:
             raise ConfigError("config: no loss is enabled (losses.* and discriminators are all empty)")
 
         og, od = cfg.optim.generator, cfg.optim.discriminator
-        self.opt_g = build_optimizer(self.generator.parameters(), og, "optim.generator")
+        self.opt_g = build_optimizer(self._trainable(tc.freeze), og, "optim.generator")
         self.sched_g = build_scheduler(self.opt_g, og, tc.max_steps, "optim.generator")
         self.opt_d = self.sched_d = None
         if self.discriminator is not None:
@@ -198,10 +198,15 @@ class Trainer:
         cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir()
         shard = manifest.train[self.dist.rank :: self.dist.world]
         needs_f0 = self.generator.needs_f0
-        self.train_data = SegmentSampler(shard, manifest.root, f, tc.segment_frames, needs_f0, cache, tc.seed)
+        paired = cfg.data.input_root or None
+        self.train_data = SegmentSampler(
+            shard, manifest.root, f, tc.segment_frames, needs_f0, cache, tc.seed, input_root=paired
+        )
         valid = manifest.valid[: tc.eval_utterances]
         self.valid_data = (
-            SegmentSampler(valid, manifest.root, f, tc.segment_frames, needs_f0, cache, tc.seed) if valid else None
+            SegmentSampler(valid, manifest.root, f, tc.segment_frames, needs_f0, cache, tc.seed, input_root=paired)
+            if valid
+            else None
         )
         self.manifest = manifest
 
@@ -257,10 +262,27 @@ class Trainer:
         return any(name.endswith(ckpt.OLD_SUFFIX) for name in repaired)
 
     # ----------------------------------------------------------------------------------- building
+    def _trainable(self, freeze: list[str]) -> list[nn.Parameter]:
+        """Generator parameters to optimise: all but those named by a ``train.freeze`` prefix, which stop
+        taking gradients (a warm-started trunk can stay fixed while a new head learns)."""
+        names = [n for n, _ in self.generator.named_parameters()]
+        for prefix in freeze:
+            if not any(n.startswith(prefix) for n in names):
+                raise ConfigError(f"config: train.freeze: no generator parameter starts with {prefix!r}")
+        trainable = []
+        for name, p in self.generator.named_parameters():
+            if any(name.startswith(prefix) for prefix in freeze):
+                p.requires_grad_(False)
+            else:
+                trainable.append(p)
+        if not trainable:
+            raise ConfigError("config: train.freeze leaves no generator parameter to train")
+        return trainable
+
     def _build_losses(self) -> dict[str, tuple[float, nn.Module]]:
         lc, sr = self.cfg.losses, self.cfg.features.sample_rate
         losses = {}
-        for name in ("mrstft", "mel", "multiscale_mel"):
+        for name in ("mrstft", "mel", "multiscale_mel", "waveform"):
             term = getattr(lc, name)
             if term is not None and term.weight > 0:
                 losses[name] = (term.weight, build_loss(name, term.params, sr, f"losses.{name}.params").to(self.device))
@@ -309,7 +331,7 @@ class Trainer:
         y = batch.wav.to(self.device)
         f0 = batch.f0.to(self.device) if batch.f0 is not None else None
         with torch.no_grad():
-            mel = self.mel(y)
+            mel = self.mel(y if batch.source is None else batch.source.to(self.device))
         y_hat = self.generate(self.g_ddp, mel, f0, step, self.dist.rank)
         logs: dict[str, float] = {}
 
@@ -412,7 +434,7 @@ class Trainer:
             b = self.valid_data.utterance(i)
             y = b.wav.to(self.device)
             f0 = b.f0.to(self.device) if b.f0 is not None else None
-            mel = self.mel(y)
+            mel = self.mel(y if b.source is None else b.source.to(self.device))
             y_hat = self.generate(self.generator, mel, f0, step=VALID_NOISE_STEP + i)
             mel_hat = self.mel(y_hat)
             values = {"valid/mel_l1": float((mel_hat - mel).abs().mean())}
@@ -448,18 +470,13 @@ class Trainer:
         return st
 
     def _init_generator(self, source: str) -> None:
-        """Start from another run's generator weights (fine-tuning); optimisers and step start fresh."""
-        folder = ckpt.resolve_checkpoint(source)
-        weights = ckpt.load_weights(folder)
-        try:
-            self.generator.load_state_dict(weights)
-        except RuntimeError as err:
-            first = str(err).splitlines()[0][:160]
-            raise ConfigError(
-                f"config: train.init_from {folder}: weights do not fit this recipe's generator ({first})"
-            ) from None
+        """Start from another model's weights (fine-tuning, warm start); optimisers and step start fresh."""
+        from vocoder.train.warm_start import warm_start
+
+        report = warm_start(source, self.generator, self.discriminator)
         if self.dist.main:
-            print(f"generator initialised from {folder}", flush=True)
+            for line in report.lines():
+                print(line, flush=True)
 
     def _resume(self, warn: bool = True) -> Path:
         """Load the newest usable checkpoint (reads only); returns its folder. A checkpoint whose models
