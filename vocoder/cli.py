@@ -172,8 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="write the rows as JSON")
     p.set_defaults(func=_run_bench)
 
-    p = sub.add_parser("info", help="describe a recipe, run, checkpoint or audio folder")
-    p.add_argument("path", help="recipe YAML, run/checkpoint folder, or a folder of audio")
+    p = sub.add_parser("info", help="describe a recipe, run, checkpoint, audio folder, .onnx model, mel or audio file")
+    p.add_argument(
+        "path", help="recipe YAML, run/checkpoint folder, folder of audio, .onnx file, mel file (.npy/.npz/.pt) "
+        "or audio file",
+    )
     _add_set(p)
     p.set_defaults(func=_run_info)
     return parser
