@@ -144,6 +144,7 @@ class TrainConfig:
     audio_log_utterances: int = 2
     threads: int | None = None
     init_from: str | None = None  # run/checkpoint folder whose generator weights start training (fine-tuning)
+    valid_mos: bool = True  # log Distill-MOS of the generated validation clips (valid/distill_mos)
     freeze: list[str] = field(default_factory=list)  # generator parameter-name prefixes kept fixed (e.g. a warm trunk)
 
 

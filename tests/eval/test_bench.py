@@ -74,7 +74,7 @@ def test_bench_rejects_bad_arguments(capsys):
     assert main(["bench", "--generators", "nope", "--backends", "torch"]) == 1
     assert capsys.readouterr().err.strip() == (
         "error: bench: unknown generator 'nope' (named: pwg, istftnet, wavehax, demo-pwg, demo-istftnet, "
-        "demo-wavehax; or a recipe YAML path)"
+        "demo-wavehax; or a recipe YAML path, or a model folder)"
     )
     with pytest.raises(ConfigError, match="unknown backend 'tflite'"):
         bench.parse_list("torch,tflite", "backends", bench.BACKENDS)
@@ -91,3 +91,23 @@ def test_named_configs_resolve():
     assert (cfg.features.sample_rate, cfg.features.hop, cfg.features.n_mels) == (24000, 240, 100)
     cfg, source = bench.resolve_config("demo-istftnet")
     assert source.endswith("recipes/demo/istftnet.yaml") and cfg.features.hop == 160
+
+
+def test_a_model_folder_is_benched_with_its_own_weights(tmp_path):
+    """A model folder (e.g. a converted HiFi-GAN checkpoint) resolves to its config and keeps its weights."""
+    import torch
+
+    from vocoder.models.factory import build_generator
+    from vocoder.train.checkpoint import write_model
+
+    (tmp_path / "pwg.yaml").write_text(TINY_PWG)
+    cfg, _ = bench.resolve_config(str(tmp_path / "pwg.yaml"))
+    torch.manual_seed(123)
+    write_model(tmp_path / "model", build_generator(cfg), cfg)
+    resolved, source = bench.resolve_config(str(tmp_path / "model"))
+    assert source == str(tmp_path / "model") and resolved.generator.name == "pwg"
+    report = bench.run_bench([str(tmp_path / "model")], backends=["torch"], threads=[1], seconds=0.25, repeats=1)
+    assert [r.source for r in report.rows] == [str(tmp_path / "model")]
+    assert report.rows[0].params == _tiny_pwg_params()
+    with pytest.raises(ConfigError, match="no checkpoint found"):
+        bench.resolve_config(str(tmp_path))

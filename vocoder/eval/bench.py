@@ -1,6 +1,7 @@
 """``vocoder bench``: real-time factor, peak memory, streaming latency and cost of each generator on this CPU.
 
-For each generator (a named config of :data:`NAMED` or a recipe YAML) with random weights:
+For each generator (a named config of :data:`NAMED` or a recipe YAML, with random weights; or a model
+folder such as a converted HiFi-GAN checkpoint or a shipped checkpoint, with its own weights):
 
 1. this process builds it (seed 0), writes it as a checkpoint folder (:func:`~vocoder.train.checkpoint.write_model`),
    counts parameters and GMAC per second of audio (:func:`~vocoder.models.factory.generator_cost`, weight
@@ -231,7 +232,17 @@ def resolve_config(name: str):
         return config_from_dict(fallback, source=f"bench {name}"), "built-in"
     if Path(name).is_file():
         return load_config(name), name
-    raise ConfigError(f"bench: unknown generator {name!r} (named: {', '.join(NAMED)}; or a recipe YAML path)")
+    if Path(name).is_dir():
+        from vocoder.train.checkpoint import CONFIG_FILE, resolve_checkpoint
+
+        try:
+            folder = resolve_checkpoint(name)
+        except ModelError as err:
+            raise ConfigError(f"bench: {err}") from None
+        return load_config(folder / CONFIG_FILE), str(folder)
+    raise ConfigError(
+        f"bench: unknown generator {name!r} (named: {', '.join(NAMED)}; or a recipe YAML path, or a model folder)"
+    )
 
 
 def parse_list(text: str, what: str, allowed: Sequence[str] | None = None) -> list[str]:
@@ -325,7 +336,7 @@ def run_bench(
 
     from vocoder.infer.onnx_export import export_generator
     from vocoder.models.factory import build_generator, generator_cost
-    from vocoder.train.checkpoint import write_model
+    from vocoder.train.checkpoint import load_weights, write_model
 
     if not seconds > 0:
         raise ConfigError(f"bench: --seconds must be > 0, got {seconds}")
@@ -343,6 +354,8 @@ def run_bench(
         with tempfile.TemporaryDirectory(prefix="vocoder-bench-") as tmp:
             torch.manual_seed(0)
             generator = build_generator(cfg, where=source).eval()
+            if Path(source).is_dir():  # a model folder: its own weights
+                generator.load_state_dict(load_weights(Path(source)))
             write_model(Path(tmp) / "model", generator, cfg)
             generator.remove_weight_norm()
             params, gmac = generator_cost(generator)

@@ -430,6 +430,7 @@ class Trainer:
         self.generator.eval()
         stats = StepStats()
         sr = self.cfg.features.sample_rate
+        generated: list[np.ndarray] = []
         for i in range(len(self.valid_data)):
             b = self.valid_data.utterance(i)
             y = b.wav.to(self.device)
@@ -442,6 +443,7 @@ class Trainer:
                 sc, mag = self.losses["mrstft"][1](y_hat, y)
                 values["valid/mrstft"] = float(sc + mag)
             stats.add(values)
+            generated.append(y_hat.detach().cpu().numpy().reshape(-1))
             if log_media and i < self.cfg.train.audio_log_utterances:
                 self.logger.audio(f"generated/{i}", y_hat, sr, self.step)
                 if not self._logged_real:
@@ -449,7 +451,26 @@ class Trainer:
                 self.logger.mel_image(f"mel/{i}", mel[0], mel_hat[0], self.step)
         self._logged_real = self._logged_real or log_media
         self.generator.train()
-        return stats.mean()
+        metrics = stats.mean()
+        if self.cfg.train.valid_mos:
+            mos = self._distill_mos(generated, sr)
+            if mos is not None:
+                metrics["valid/distill_mos"] = mos
+        return metrics
+
+    def _distill_mos(self, wavs: list[np.ndarray], sample_rate: int) -> float | None:
+        """Mean Distill-MOS of the generated validation clips (clips it cannot score are left out); None,
+        with one warning for the whole run, when the predictor is not installed."""
+        from vocoder.eval.mos import distill_mos
+
+        try:
+            scores = [s for s in distill_mos(wavs, sample_rate) if math.isfinite(s)]
+        except VocoderError as err:
+            if not getattr(self, "_mos_warned", False):
+                self._warn(f"validation Distill-MOS skipped: {err}")
+                self._mos_warned = True
+            return None
+        return float(np.mean(scores)) if scores else None
 
     # ----------------------------------------------------------------------------------- state
     def state(self) -> dict:

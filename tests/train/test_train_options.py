@@ -1,4 +1,5 @@
-"""train.freeze: named generator parameters stay fixed while the rest trains; bad prefixes are one line."""
+"""Training options: train.freeze (named generator parameters stay fixed while the rest trains, bad prefixes are
+one line) and train.valid_mos (Distill-MOS of the validation clips in the metrics)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,14 @@ def test_bad_freeze_is_one_line(tmp_path, recipe_factory, freeze, message):
     with pytest.raises(ConfigError, match=message) as err:
         Trainer(config_from_dict(recipe), tmp_path / "run", progress=False)
     assert "\n" not in str(err.value) and not (tmp_path / "run").exists()
+
+
+def test_validation_logs_distill_mos_when_asked(tmp_path, recipe_factory):
+    """train.valid_mos: the validation metrics carry the mean Distill-MOS of the generated clips (1..5)."""
+    recipe = recipe_factory("istftnet", steps=2)
+    recipe["train"]["valid_mos"] = True
+    trainer = Trainer(config_from_dict(recipe), tmp_path / "run", progress=False)
+    metrics = trainer.validate(log_media=False)
+    assert 1.0 <= metrics["valid/distill_mos"] <= 5.0
+    trainer.cfg.train.valid_mos = False
+    assert "valid/distill_mos" not in trainer.validate(log_media=False)
