@@ -1,10 +1,16 @@
-"""Turn a training run into a shipped checkpoint folder with its ONNX file and a model card.
+"""Turn a training run into a shipped checkpoint folder with a model card.
 
     python tools/package_checkpoint.py runs/wavehax --out checkpoints/demo-wavehax --wall-time "61 min"
+    python tools/package_checkpoint.py runs/u22k-b --out checkpoints/istftnet-universal-22k --float16 \\
+        --no-onnx --about about.md --eval data/heldout/it-male --eval data/heldout/alsa --history "..."
 
-Copies the run's best (else latest) checkpoint's ``model.safetensors`` + ``config.yaml``, exports
-``model.onnx`` with the torch/onnxruntime parity check, evaluates copy synthesis of the run's held-out
-test split (model and Griffin-Lim), and writes ``MODEL_CARD.md`` and ``report.json``.
+Copies the run's best (else latest) checkpoint's ``model.safetensors`` (``--float16``: stored as float16,
+loaded back into float32 modules) + ``config.yaml``, and its discriminator weights from ``trainer.pt`` as
+``discriminator.safetensors`` (so ``train.init_from`` can resume GAN training with a trained critic).
+Exports ``model.onnx`` with the torch/onnxruntime parity check unless ``--no-onnx`` (large models: the card
+says how to export). Evaluates copy synthesis (model, Griffin-Lim, the recordings; MOS predictors
+included) on each ``--eval`` folder, or on the run's held-out test split when none is given, and writes
+``MODEL_CARD.md`` and ``report.json`` (``{name: report}`` with several sets).
 """
 
 from __future__ import annotations
@@ -14,10 +20,27 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
+from safetensors.torch import load_file, save_file
+
 from vocoder.data.manifest import Manifest
 from vocoder.eval.evaluate import evaluate, format_markdown
 from vocoder.infer.onnx_export import export_onnx
 from vocoder.train.checkpoint import STATE_FILE, load_state, resolve_checkpoint
+from vocoder.train.warm_start import DISCRIMINATOR_FILE
+
+DEMO_ABOUT = """Generator trained with `vocoder train` on the bundled demo corpus (`recipes/demo/wavs`: Allison Smith,
+CC-BY-SA-3.0, via Debian `asterisk-core-sounds-en-g722`; see `recipes/demo/ATTRIBUTION.md`). As a work
+derived from that audio, these weights are distributed under CC-BY-SA-3.0."""
+
+
+def copy_weights(source: Path, target: Path, float16: bool) -> None:
+    if not float16:
+        shutil.copy(source, target)
+        return
+    state = load_file(str(source))
+    save_file({k: v.to(torch.float16).contiguous() for k, v in state.items()}, str(target),
+              metadata={"format": "vocoder", "dtype": "float16"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,38 +51,59 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--history", action="append", default=[],
                     help="one line of training history for the card (repeatable), e.g. the stage it was "
                          "initialised from (train.init_from) and the commands")
+    ap.add_argument("--eval", action="append", type=Path, default=[],
+                    help="a folder of held-out recordings to evaluate on (repeatable; default: the run's test split)")
+    ap.add_argument("--about", type=Path, default=None, help="Markdown file: the card's data/licence paragraph")
+    ap.add_argument("--float16", action="store_true", help="store the generator weights as float16")
+    ap.add_argument("--no-onnx", action="store_true", help="do not write model.onnx (large models)")
     args = ap.parse_args(argv)
 
     source = resolve_checkpoint(args.run)
-    step = int(load_state(source)["step"]) if (source / STATE_FILE).is_file() else None
+    state = load_state(source) if (source / STATE_FILE).is_file() else {}
+    step = int(state["step"]) if "step" in state else None
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "config.yaml"):
-        shutil.copy(source / name, args.out / name)
-    report = export_onnx(args.out, args.out / "model.onnx", check=True)
+    copy_weights(source / "model.safetensors", args.out / "model.safetensors", args.float16)
+    shutil.copy(source / "config.yaml", args.out / "config.yaml")
+    if state.get("discriminator"):
+        save_file({k: v.contiguous() for k, v in state["discriminator"].items()}, str(args.out / DISCRIMINATOR_FILE))
+    onnx_line = "- ONNX: not shipped (large); `vocoder export " + f"{args.out} --out model.onnx --check` writes it"
+    if not args.no_onnx:
+        report = export_onnx(args.out, args.out / "model.onnx", check=True)
+        onnx_line = f"- ONNX: `model.onnx`, opset {report.opset}, max abs difference to torch {report.max_diff:.2e}"
     manifest = Manifest.load(args.run / "manifest.json")
-    results = evaluate(str(args.out), args.run / "manifest.json", out=args.out / "report.json")
-    table = format_markdown(results)
+    sets = {p.name: p for p in args.eval} or {"test split": args.run / "manifest.json"}
+    reports, tables = {}, []
+    for name, data in sets.items():
+        reports[name] = evaluate(str(args.out), data)
+        tables.append(f"### {name} (`{data}`)\n\n{format_markdown(reports[name])}")
+    (args.out / "report.json").write_text(json.dumps(reports if args.eval else reports["test split"], indent=1))
+    about = args.about.read_text().strip() if args.about else DEMO_ABOUT
+    held_out = (
+        "evaluated on held-out voices never trained on: " + ", ".join(f"`{p}`" for p in args.eval)
+        if args.eval
+        else f"evaluated on the {len(manifest.test)} held-out test clips ({manifest.seconds('test'):.1f} s)"
+    )
     cfg_text = (args.out / "config.yaml").read_text()
     history = "".join(f"- {line}\n" for line in args.history)
+    d_line = f"`{DISCRIMINATOR_FILE}` (the run's discriminators, for GAN fine-tuning with `train.init_from`), " if (
+        args.out / DISCRIMINATOR_FILE).is_file() else ""
+    dtype = "float16 " if args.float16 else ""
     card = f"""# {args.out.name}
 
-Generator trained with `vocoder train` on the bundled demo corpus (`recipes/demo/wavs`: Allison Smith,
-CC-BY-SA-3.0, via Debian `asterisk-core-sounds-en-g722`; see `recipes/demo/ATTRIBUTION.md`). As a work
-derived from that audio, these weights are distributed under CC-BY-SA-3.0.
+{about}
 
 - run: `{args.run.name}`, checkpoint `{source.name}` (step {step}), training wall time {args.wall_time}
-{history}- data: {len(manifest.train)} training clips ({manifest.seconds('train'):.0f} s); evaluated on the
-  {len(manifest.test)} held-out test clips ({manifest.seconds('test'):.1f} s), never seen in training
-- ONNX: `model.onnx`, opset {report.opset}, max abs difference to torch {report.max_diff:.2e}
+{history}- data: {len(manifest.train)} training clips ({manifest.seconds('train'):.0f} s); {held_out}
+{onnx_line}
 
-## Objective metrics (copy synthesis of the test clips; Griffin-Lim: 32 iterations on the same mels)
+## Objective metrics (copy synthesis; Griffin-Lim: 32 iterations on the same mels; recordings: the ceiling)
 
-{table}
+{chr(10).join(tables)}
 
 ## Files
 
-`model.safetensors` + `config.yaml` (torch: `vocoder.load(folder)`), `model.onnx` (onnxruntime, no torch),
-`report.json` (per-utterance metrics).
+`model.safetensors` ({dtype}weights) + `config.yaml` (torch: `vocoder.load(folder)`), {d_line}`report.json`
+(per-utterance metrics){", `model.onnx` (onnxruntime, no torch)" if not args.no_onnx else ""}.
 
 ## Config
 
@@ -67,8 +111,8 @@ derived from that audio, these weights are distributed under CC-BY-SA-3.0.
 {cfg_text}```
 """
     (args.out / "MODEL_CARD.md").write_text(card)
-    print(table)
-    print(json.dumps({"checkpoint": str(source), "step": step, "onnx_max_diff": report.max_diff}))
+    print("\n\n".join(tables))
+    print(json.dumps({"checkpoint": str(source), "step": step}))
     return 0
 
 

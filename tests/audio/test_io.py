@@ -95,3 +95,13 @@ def test_bad_files_give_one_line_errors(tmp_path):
             read_audio(tmp_path / name)
         text = str(err.value)
         assert name in text and message in text and "\n" not in text, text
+
+
+def test_find_audio_skips_hidden_files(tmp_path):
+    """A temporary file an interrupted atomic write left behind (``.name.xyz.wav``) is not a corpus file."""
+    from vocoder.audio.io import find_audio
+
+    (tmp_path / "sub").mkdir()
+    for name in ("a.wav", "sub/b.flac", ".a.tmp123.wav", "sub/.b.flac", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.relative_to(tmp_path).as_posix() for p in find_audio(tmp_path)] == ["a.wav", "sub/b.flac"]

@@ -92,7 +92,11 @@ def write_audio(path: str | Path, wav: np.ndarray, sample_rate: int) -> None:
 
 
 def find_audio(root: str | Path, extensions: tuple[str, ...] | list[str] = AUDIO_EXTENSIONS) -> list[Path]:
-    """All audio files below ``root`` (recursively), sorted by path."""
+    """All audio files below ``root`` (recursively), sorted by path; hidden files (``.name``, e.g. the
+    temporary files of an interrupted atomic write) are skipped."""
     root = Path(root)
     exts = {e.lower() for e in extensions}
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+    )
