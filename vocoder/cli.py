@@ -66,11 +66,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     factors = parse_factors(args.f0_factors)
     report = evaluate(
         args.model, args.data, f0_factors=factors, out=args.out, log=lambda m: print(m, file=sys.stderr),
-        mos=not args.no_mos,
+        mos=not args.no_mos, html=args.html,
     )
     print(format_markdown(report))
     if args.out:
         print(f"report: {args.out}", file=sys.stderr)
+    if args.html:
+        print(f"page: {os.path.join(args.html, 'index.html')}", file=sys.stderr)
     return 0
 
 
@@ -144,7 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="compare onnxruntime with torch (max abs diff <= 1e-4)")
     p.set_defaults(func=_run_export)
 
-    p = sub.add_parser("evaluate", help="objective metrics of copy synthesis on held-out audio")
+    p = sub.add_parser(
+        "evaluate", help="objective metrics of copy synthesis on held-out audio",
+        description="Copy-synthesize held-out recordings with MODEL and a Griffin-Lim baseline and score them\n"
+        "against the recordings (MR-STFT, log-mel L1, MCD, F0 RMSE, V/UV, PESQ-WB and the MOS predictors);\n"
+        "prints the means as a Markdown table.",
+        epilog="examples:\n  vocoder evaluate runs/demo-wavehax --data heldout/ --out report.json\n"
+        "  vocoder evaluate runs/demo-wavehax --data heldout/ --no-mos --html report/   "
+        "# then open report/index.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("model")
     p.add_argument(
         "--data", required=True,
@@ -152,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--f0-factors", default=None, help="comma-separated F0 scale factors, e.g. 0.5,1,2")
     p.add_argument("--out", default=None, help="report JSON path (checked writable before any work)")
+    p.add_argument(
+        "--html", default=None, metavar="DIR",
+        help="also write DIR/index.html: the tables, audio players and spectrograms of every utterance, with "
+        "its wavs and images under DIR (checked writable before any work)",
+    )
     p.add_argument(
         "--no-mos", action="store_true",
         help="skip the MOS predictors (Distill-MOS, DNSMOS P.808/SIG/BAK/OVRL), which are on by default",

@@ -236,12 +236,19 @@ def evaluate(
     griffin_lim_iters: int = GRIFFIN_LIM_ITERS,
     log: Callable[[str], None] | None = None,
     mos: bool = True,
+    html: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` (a path for :func:`vocoder.load`, or a loaded vocoder) by copy synthesis of
     ``data`` (folder of audio, evaluated whole, or manifest JSON, its test split); returns the report
     (see the module docstring) and writes it as JSON to ``out`` when given (checked writable first).
-    ``mos`` adds the Distill-MOS and DNSMOS predictions. Unusable files are listed in ``skipped``."""
+    ``mos`` adds the Distill-MOS and DNSMOS predictions. Unusable files are listed in ``skipped``.
+    ``html`` (a folder, checked writable first) gets the page of :mod:`vocoder.eval.report_html`."""
     out = check_writable(out) if out is not None else None
+    page = None
+    if html is not None:
+        from vocoder.eval.report_html import HtmlReport
+
+        page = HtmlReport(html)
     factors = parse_factors(f0_factors)
     vocoder_, source = _load_model(model)
     if factors is not None and not vocoder_.needs_f0:
@@ -260,6 +267,8 @@ def evaluate(
         except ModelError as err:
             raise ModelError(f"{err} (or leave the MOS predictors out with --no-mos)") from None
     names = METRIC_NAMES + (MOS_NAMES if mos else ())
+    generator = str(getattr(vocoder_, "generator_name", "model"))
+    labels = {"model": generator, "griffin_lim": f"Griffin-Lim ({griffin_lim_iters} it.)", "recordings": "recordings"}
 
     rows: dict[str, list[dict[str, Any]]] = {key: [] for key in SYSTEMS}
     factor_rows: dict[float, list[dict[str, Any]]] = {k: [] for k in factors or []}
@@ -284,6 +293,8 @@ def evaluate(
         base = {"path": name, "seconds": len(wav) / sr}
         baseline = griffin_lim(mel, features, n_iter=griffin_lim_iters, seed=seed)
         outputs = {"model": generated, "griffin_lim": baseline, "recordings": wav}
+        if page is not None:
+            page.add(name, outputs, features, labels)
         scores = {
             "model": model_scores,
             "griffin_lim": compute_metrics(wav, baseline, features, ref_f0),
@@ -305,8 +316,6 @@ def evaluate(
     if not rows["model"]:
         raise InputError(f"{data}: no utterance could be evaluated ({len(skipped)} skipped)")
 
-    generator = str(getattr(vocoder_, "generator_name", "model"))
-    labels = {"model": generator, "griffin_lim": f"Griffin-Lim ({griffin_lim_iters} it.)", "recordings": "recordings"}
     systems = {}
     for key, system_rows in rows.items():
         mean, count = _summary(system_rows, names)
@@ -337,6 +346,8 @@ def evaluate(
     }
     if out is not None:
         _write_report(out, report)
+    if page is not None:
+        page.write(report, vocoder_)
     return report
 
 
