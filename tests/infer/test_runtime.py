@@ -14,7 +14,7 @@ import pytest
 from tiny_models import HOP, N_MELS, mel_and_f0, tiny_config
 
 from vocoder.config import FeatureConfig
-from vocoder.errors import ModelError
+from vocoder.errors import InputError, ModelError
 from vocoder.infer.runtime import OnnxVocoder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +121,81 @@ def test_config_and_runtime_modules_do_not_import_torch():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+class _NoRun:
+    """A session stand-in that fails the test if onnxruntime is reached."""
+
+    def run(self, *args, **kwargs):
+        raise AssertionError("session.run reached with a bad input")
+
+
+def no_session(path) -> OnnxVocoder:
+    m = OnnxVocoder(path, threads=1)
+    m.session = _NoRun()
+    return m
+
+
+def one_line_input_error(call) -> str:
+    with pytest.raises(InputError) as err:
+        call()
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    return message
+
+
+def test_wrong_noise_length_is_one_input_error_before_session_run(onnx_files):
+    m = no_session(onnx_files["pwg"])
+    mel, _ = mel_and_f0(20, batch=1)
+    short = np.zeros((1, 1, 20 * HOP - 40), np.float32)
+    assert one_line_input_error(lambda: m.run(mel, None, short, None)) == (
+        f"noise: expected shape (1, 1, {20 * HOP}) = (batch, 1, frames * hop) for 20 frames at hop {HOP}, "
+        f"got (1, 1, {20 * HOP - 40})"
+    )
+    flat = np.zeros((1, 20 * HOP), np.float32)  # (batch, samples) without the channel axis
+    assert one_line_input_error(lambda: m.run(mel, None, flat, None)).endswith(f"got (1, {20 * HOP})")
+    assert one_line_input_error(lambda: m.run(mel, None, None, None)) == (
+        f"noise: missing; this model takes noise of shape (1, 1, {20 * HOP}) = (batch, 1, frames * hop), "
+        "float32 i.i.d. N(0, 1)"
+    )
+    ints = np.zeros((1, 1, 20 * HOP), np.int16)
+    assert one_line_input_error(lambda: m.run(mel, None, ints, None)).startswith(
+        "noise: expected a floating-point array, got dtype int16"
+    )
+
+
+def test_wrong_f0_length_is_one_input_error(onnx_files):
+    m = no_session(onnx_files["wavehax"])
+    mel, f0 = mel_and_f0(20, batch=2)
+    noise, phase = m.random_inputs(0, 2, 0, 20)
+    assert one_line_input_error(lambda: m.run(mel, f0[:, :19], noise, phase)) == (
+        "f0: expected shape (2, 20) = (batch, frames) for 20 frames, got (2, 19)"
+    )
+    assert one_line_input_error(lambda: m.run(mel, f0[:1], noise, phase)).endswith("got (1, 20)")
+
+
+def test_wrong_n_mels_and_phase_are_one_input_error(onnx_files):
+    m = no_session(onnx_files["wavehax"])
+    mel, f0 = mel_and_f0(20, batch=1)
+    noise, phase = m.random_inputs(0, 1, 0, 20)
+    assert one_line_input_error(lambda: m.run(mel[:, :7], f0, noise, phase)) == (
+        f"mel: expected shape (batch, {N_MELS}, frames) = (batch, n_mels, frames), got (1, 7, 20)"
+    )
+    assert one_line_input_error(lambda: m.run(mel[0], f0, noise, phase)).endswith(f"got ({N_MELS}, 20)")
+    assert one_line_input_error(lambda: m.run(mel, f0, noise, phase[:, 0])) == (
+        "phase: expected shape (1, 1) = (batch, 1) for 20 frames, got (1,)"
+    )
+    assert one_line_input_error(lambda: m.run(mel, f0, noise, None)).startswith(
+        "phase: missing; this model takes phase of shape (1, 1) = (batch, 1), float64 start phase in cycles"
+    )
+
+
+def test_checked_run_still_synthesizes(onnx_files):
+    m = OnnxVocoder(onnx_files["wavehax"], threads=1)
+    mel, f0 = mel_and_f0(20, batch=1)
+    noise, phase = m.random_inputs(3, 1, 0, 20)
+    exact = m.run(mel, f0, noise, phase)
+    assert exact.shape == (1, 20 * HOP) and exact.dtype == np.float32 and np.abs(exact).max() > 1e-3
+    # float64 mel and noise and a float32 phase are cast to the graph's dtypes, as before the checks
+    y = m.run(mel.astype(np.float64), f0, noise.astype(np.float64), phase.astype(np.float32))
+    assert np.abs(y - exact).max() <= 1e-4

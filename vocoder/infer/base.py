@@ -25,6 +25,23 @@ from vocoder.errors import InputError
 from vocoder.infer.checks import check_f0, check_mel, check_seed
 from vocoder.infer.noise import noise_segment, start_phase
 
+_WHAT = {
+    "f0": "float32 Hz per mel frame, 0 = unvoiced",
+    "noise": "float32 i.i.d. N(0, 1)",
+    "phase": "float64 start phase in cycles, [0, 1)",
+}
+
+
+def _run_array(name: str, value: Any, dtype: type) -> np.ndarray:
+    """``value`` as a contiguous ``dtype`` array; InputError (one line) when it is not a float array."""
+    try:
+        arr = np.asarray(value)
+    except Exception as err:  # e.g. a tensor that needs grad or lives on a GPU
+        raise InputError(f"{name}: cannot be read as an array ({type(err).__name__})") from None
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise InputError(f"{name}: expected a floating-point array, got dtype {arr.dtype} (shape {arr.shape})")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
 
 @dataclass(frozen=True)
 class StreamContext:
@@ -88,6 +105,47 @@ class Vocoder(ABC):
         ``(B, 1, T * hop)`` float32 when ``needs_noise``; ``phase`` ``(B, 1)`` float64 cycles when
         ``needs_f0 and needs_noise`` (the harmonic prior's start phase). Unused inputs are None.
         """
+
+    def check_run_inputs(
+        self, mel: Any, f0: Any, noise: Any, phase: Any
+    ) -> dict[str, np.ndarray | None]:
+        """The arrays :meth:`run` takes, checked against the model before any backend sees them:
+        ``{"mel", "f0", "noise", "phase"}`` as contiguous arrays of the graph's dtypes (None where the
+        model takes no such input; a given unused input is ignored).
+
+        A missing input, a non-float array or a wrong shape is one :class:`InputError` line naming the
+        input, the expected shape (with its rule) and the given one, e.g. ``noise: expected shape
+        (1, 1, 640) = (batch, 1, frames * hop) for 20 frames at hop 32, got (1, 1, 600)``.
+        """
+        arr = _run_array("mel", mel, np.float32)
+        if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != self.n_mels:
+            raise InputError(
+                f"mel: expected shape (batch, {self.n_mels}, frames) = (batch, n_mels, frames), got {arr.shape}"
+            )
+        batch, _, frames = arr.shape
+        if frames < self.min_frames:
+            raise InputError(f"mel: has {frames} frames (shape {arr.shape}); this model needs at least "
+                             f"{self.min_frames}")
+        out: dict[str, np.ndarray | None] = {"mel": arr, "f0": None, "noise": None, "phase": None}
+        wanted = {
+            "f0": (self.needs_f0, (batch, frames), "(batch, frames)", np.float32),
+            "noise": (self.needs_noise, (batch, 1, frames * self.hop), "(batch, 1, frames * hop)", np.float32),
+            "phase": (self.takes_phase, (batch, 1), "(batch, 1)", np.float64),
+        }
+        given = {"f0": f0, "noise": noise, "phase": phase}
+        for name, (needed, shape, rule, dtype) in wanted.items():
+            if not needed:
+                continue
+            if given[name] is None:
+                raise InputError(f"{name}: missing; this model takes {name} of shape {shape} = {rule}, {_WHAT[name]}")
+            value = _run_array(name, given[name], dtype)
+            if value.shape != shape:
+                raise InputError(
+                    f"{name}: expected shape {shape} = {rule} for {frames} frames"
+                    f"{f' at hop {self.hop}' if name == 'noise' else ''}, got {value.shape}"
+                )
+            out[name] = value
+        return out
 
     def synthesize(self, mel: Any, f0: Any = None, seed: int = 0) -> np.ndarray:
         """mel ``(n_mels, T)`` -> ``(T * hop,)``, or ``(B, n_mels, T)`` -> ``(B, T * hop)``, float32."""

@@ -6,7 +6,13 @@ model (sample rate, hop, mel config, which inputs it takes, streaming context) i
 ``vocoder.*`` metadata (:mod:`vocoder.infer.onnx_export` documents it).
 
 ``OnnxVocoder(path, threads=None).synthesize(mel, f0=None, seed=0)``: mel ``(n_mels, T)`` ->
-``(T * hop,)`` float32, or ``(B, n_mels, T)`` -> ``(B, T * hop)``.
+``(T * hop,)`` float32, or ``(B, n_mels, T)`` -> ``(B, T * hop)``. :meth:`OnnxVocoder.run` checks every
+array's shape against the model (:meth:`~vocoder.infer.base.Vocoder.check_run_inputs`) before onnxruntime
+sees it, so a wrong length is one :class:`~vocoder.errors.InputError` line naming the input.
+
+``OnnxFrontend(path).mel(wav)``: the mel front-end graph of ``vocoder export --frontend``
+(:mod:`vocoder.infer.frontend_export`), audio ``(L,)`` -> mel ``(n_mels, L // hop)`` float32 (or
+``(B, L)`` -> ``(B, n_mels, L // hop)``), the numbers of :func:`vocoder.audio.mel_numpy.log_mel_numpy`.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import onnxruntime as ort
 
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import config_from_dict
-from vocoder.errors import ConfigError, ModelError
+from vocoder.errors import ConfigError, InputError, ModelError
 from vocoder.infer.base import StreamContext, Vocoder
 
 _REQUIRED = (
@@ -79,6 +85,11 @@ class OnnxVocoder(Vocoder):
         except Exception as err:  # onnxruntime raises its own untyped errors for corrupt files
             raise ModelError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        if meta.get("vocoder.kind") == "frontend":
+            raise ModelError(
+                f"{path}: is a mel front end (audio -> mel), not a vocoder; load the vocoder graph "
+                f"{meta.get('vocoder.feeds') or 'it feeds'} and run this one with OnnxFrontend"
+            )
         missing = [k for k in _REQUIRED if k not in meta]
         if missing:
             raise ModelError(f"{path}: no vocoder metadata ({missing[0]} missing); export it with `vocoder export`")
@@ -122,11 +133,58 @@ class OnnxVocoder(Vocoder):
     def run(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
     ) -> np.ndarray:
-        given: dict[str, Any] = {"mel": mel, "f0": f0, "noise": noise, "phase": phase}
+        # shapes checked here, so that a wrong length is one line rather than an onnxruntime shape error
+        given = self.check_run_inputs(mel, f0, noise, phase)
         feed = {}
         for name in self.input_names:
-            if given.get(name) is None:
-                raise ModelError(f"{self.source}: input {name!r} missing")
-            value = given[name]
+            value = given.get(name)
+            if value is None:
+                raise ModelError(f"{self.source}: the graph input {name!r} is not one of mel, f0, noise, phase")
             feed[name] = np.ascontiguousarray(value, dtype=self._dtypes[name])
         return self.session.run(None, feed)[0][:, 0]
+
+
+class OnnxFrontend:
+    """A mel front-end file (``m.frontend.onnx``) on onnxruntime: ``mel(wav)`` -> log-mel, float32.
+
+    Attributes from its metadata: ``sample_rate``, ``hop``, ``n_mels``, ``features``
+    (:class:`~vocoder.config.FeatureConfig`), ``feeds`` (the vocoder file it was exported with).
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        path = Path(path)
+        self.source = str(path)
+        if not path.is_file():
+            raise ModelError(f"{path}: no such ONNX file")
+        try:
+            self.session = ort.InferenceSession(
+                str(path), session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:
+            raise ModelError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        if meta.get("vocoder.kind") != "frontend":
+            raise ModelError(f"{path}: not a mel front end (no vocoder.kind = frontend in its metadata)")
+        try:
+            self.features = resolve_features(json.loads(meta["vocoder.features"]))
+        except (ValueError, KeyError, TypeError, ConfigError) as err:
+            raise ModelError(f"{path}: bad front-end metadata ({_first_line(err)})") from None
+        self.metadata = meta
+        self.sample_rate, self.hop, self.n_mels = self.features.sample_rate, self.features.hop, self.features.n_mels
+        self.feeds = meta.get("vocoder.feeds", "")
+
+    def mel(self, wav: Any) -> np.ndarray:
+        """Audio at ``sample_rate`` ``(L,)`` or ``(B, L)`` -> log-mel ``(n_mels, L // hop)`` or
+        ``(B, n_mels, L // hop)`` float32; a short, non-float or non-finite input is one InputError."""
+        from vocoder.audio.mel_numpy import check_length
+
+        arr = np.asarray(wav)
+        if arr.ndim not in (1, 2) or not np.issubdtype(arr.dtype, np.floating):
+            raise InputError(f"wav: expected a float array (samples,) or (batch, samples), got {arr.dtype} {arr.shape}")
+        batched = arr.ndim == 2
+        arr = np.ascontiguousarray(arr if batched else arr[None], dtype=np.float32)
+        check_length(arr.shape[1], self.features)
+        if not np.isfinite(arr).all():
+            raise InputError("wav: contains NaN or Inf")
+        mel = self.session.run(["mel"], {"wav": arr})[0]
+        return mel if batched else mel[0]
