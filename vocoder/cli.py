@@ -77,9 +77,17 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from vocoder.infer.onnx_export import export_onnx
+    try:
+        from vocoder.infer.onnx_export import export_onnx
+    except ModuleNotFoundError as err:  # a slim install (onnxruntime only) has no torch / onnx
+        from vocoder.errors import ConfigError
 
-    print(export_onnx(args.model, args.out, opset=args.opset, check=args.check).summary())
+        raise ConfigError(
+            f"vocoder export needs {err.name}, from the training extra: pip install 'vocoder[train]'"
+        ) from None
+
+    report = export_onnx(args.model, args.out, opset=args.opset, check=args.check, frontend=args.frontend)
+    print(report.summary())
     return 0
 
 
@@ -143,7 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="run folder or checkpoint folder")
     p.add_argument("--out", required=True, help="path of the .onnx file")
     p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--check", action="store_true", help="compare onnxruntime with torch (max abs diff <= 1e-4)")
+    p.add_argument(
+        "--check", action="store_true",
+        help="compare onnxruntime with torch (max abs diff <= 1e-4); with --frontend also the front end with "
+        "log_mel_numpy (<= 1e-5, log scale)",
+    )
+    p.add_argument(
+        "--frontend", action="store_true",
+        help="also write the model's mel front end (wav (batch, samples) -> mel (batch, n_mels, frames)) as a "
+        "second graph beside --out: m.onnx -> m.frontend.onnx",
+    )
     p.set_defaults(func=_run_export)
 
     p = sub.add_parser(

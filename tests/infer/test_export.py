@@ -17,6 +17,7 @@ from tiny_models import GENERATORS, HOP, N_MELS, REGISTRY_NAME, make_checkpoint,
 from vocoder import __version__
 from vocoder.config import config_from_dict
 from vocoder.errors import ModelError
+from vocoder.infer.frontend_export import model_version
 from vocoder.infer.onnx_export import (
     _Conv1dAs2d,
     check_parity,
@@ -141,3 +142,35 @@ def test_conv1d_as_conv2d_is_the_same_maths():
     x = torch.randn(3, 4, 50)
     with torch.no_grad():
         assert (net(x) - lowered(x)).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_metadata_documents_every_input(name, onnx_files):
+    model = onnx.load(str(onnx_files[name]))
+    meta = {p.key: p.value for p in model.metadata_props}
+    documented = sorted(k.removeprefix("vocoder.input.") for k in meta if k.startswith("vocoder.input."))
+    assert documented == sorted(INPUTS[name])
+    rules = {  # dtype, shape with its length rule, units / distribution
+        "mel": ["float32", f"(batch, {N_MELS}, frames)", "log-mel", "vocoder.features", "--frontend"],
+        "f0": ["float32", "(batch, frames)", "Hz", "0 = unvoiced", "same frames as mel"],
+        "noise": ["float32", f"(batch, 1, frames*{HOP})", "i.i.d.", "N(0, 1)", "output length"],
+        "phase": ["float64", "(batch, 1)", "cycles", "[0, 1)"],
+    }
+    for inp in INPUTS[name]:
+        for phrase in rules[inp]:
+            assert phrase in meta[f"vocoder.input.{inp}"], (inp, phrase)
+    assert meta["vocoder.output.wav"].startswith(f"float32 (batch, 1, frames*{HOP}): waveform at 8000 Hz")
+    # the same texts are the graph's own doc strings, which ONNX viewers show
+    for value in [*model.graph.input, *model.graph.output]:
+        key = f"vocoder.{'output' if value.name == 'wav' else 'input'}.{value.name}"
+        assert value.doc_string == meta[key]
+    major, minor, patch = (int(p) for p in __version__.split("."))
+    assert model.model_version == 10000 * major + 100 * minor + patch
+    assert meta["vocoder.frontend"] == ""  # exported without --frontend
+
+
+def test_onnxruntime_reads_the_input_docs(onnx_files):
+    meta = ort.InferenceSession(str(onnx_files["wavehax"]), providers=["CPUExecutionProvider"]).get_modelmeta()
+    assert meta.version == model_version() < 2**31  # from the package version, not torch's 2**63 - 1
+    assert "i.i.d. standard normal N(0, 1)" in meta.custom_metadata_map["vocoder.input.noise"]
+    assert meta.custom_metadata_map["vocoder.input.phase"].startswith("float64 (batch, 1): start phase")

@@ -7,8 +7,8 @@ input       shape                  dtype    when
 ==========  =====================  =======  ====================================================
 ``mel``     ``(B, n_mels, T)``     float32  always
 ``f0``      ``(B, T)``             float32  ``needs_f0`` (Wavehax): Hz, 0 = unvoiced
-``noise``   ``(B, 1, T * hop)``    float32  ``needs_noise`` (PWG, Wavehax): standard normal
-``phase``   ``(B, 1)``             float64  Wavehax: start phase of the harmonic prior, in cycles
+``noise``   ``(B, 1, T * hop)``    float32  ``needs_noise`` (PWG, Wavehax): i.i.d. N(0, 1)
+``phase``   ``(B, 1)``             float64  Wavehax: start phase of the prior, cycles in [0, 1)
 ==========  =====================  =======  ====================================================
 
 output ``wav`` ``(B, 1, T * hop)`` float32. The conv-basis iSTFT (iSTFTNet, Wavehax) and Wavehax's PCPH
@@ -20,7 +20,12 @@ Metadata (``metadata_props``, all strings): ``vocoder.features`` (resolved Featu
 ``vocoder.config`` (the whole resolved RunConfig, JSON), ``vocoder.generator``, ``vocoder.version``,
 ``vocoder.sample_rate``, ``vocoder.hop``, ``vocoder.n_mels``, ``vocoder.needs_f0``,
 ``vocoder.needs_noise`` ("true"/"false"), ``vocoder.min_frames``, ``vocoder.inputs`` (JSON list of input
-names) and ``vocoder.stream_context`` (JSON of :class:`~vocoder.infer.base.StreamContext`).
+names), ``vocoder.stream_context`` (JSON of :class:`~vocoder.infer.base.StreamContext`), and for a
+deployment without this package ``vocoder.input.<name>`` per graph input and ``vocoder.output.wav``:
+dtype, shape with its length rule, units and distribution (:func:`input_docs`; the same texts are the
+graph inputs' and output's ``doc_string``). ``vocoder.frontend`` names the mel front-end graph written
+beside it (``export --frontend``, :mod:`vocoder.infer.frontend_export`), else it is empty. The ONNX
+``model_version`` is ``10000 * major + 100 * minor + patch`` of the package version.
 """
 
 from __future__ import annotations
@@ -46,9 +51,17 @@ from vocoder import __version__
 from vocoder.config import RunConfig
 from vocoder.errors import ConfigError, ModelError
 from vocoder.infer.context import stream_context
+from vocoder.infer.frontend_export import (
+    FrontendReport,
+    check_frontend,
+    export_frontend,
+    frontend_path,
+    model_version,
+)
 
 OUTPUT_NAME = "wav"
 DEFAULT_TOLERANCE = 1e-4
+FRONTEND_TOLERANCE = 1e-5  # front end vs log_mel_numpy, log scale
 # (batch, frames) pairs of the parity check: odd lengths, a long one and batch 2
 CHECK_SHAPES = ((1, 7), (1, 40), (2, 23), (1, 131))
 _DYNAMIC_AXES = {
@@ -70,6 +83,7 @@ class ExportReport:
     opset: int
     size_bytes: int
     checks: list[tuple[int, int, float]] = field(default_factory=list)  # (batch, frames, max abs diff)
+    frontend: FrontendReport | None = None  # the mel front-end graph, with ``export --frontend``
 
     @property
     def max_diff(self) -> float | None:
@@ -83,6 +97,8 @@ class ExportReport:
         if self.checks:
             shapes = ", ".join(f"{b}x{t}" for b, t, _ in self.checks)
             line += f"\ncheck: onnxruntime vs torch max abs diff {self.max_diff:.2e} over (batch x frames) {shapes}"
+        if self.frontend is not None:
+            line += "\n" + self.frontend.summary()
         return line
 
 
@@ -127,9 +143,39 @@ class _Positional(nn.Module):
         return self.generator(**dict(zip(self.names, args)))
 
 
-def metadata(generator: nn.Module, cfg: RunConfig) -> dict[str, str]:
+def input_docs(generator: nn.Module) -> dict[str, str]:
+    """What each graph input (and the output ``wav``) holds: dtype, shape and length rule, units and
+    distribution, one line each, for someone running the file without this package."""
+    hop, n_mels, sr = int(generator.hop), int(generator.n_mels), int(generator.sample_rate)
+    min_frames = int(getattr(generator, "min_frames", 1))
+    docs = {
+        "mel": (
+            f"float32 (batch, {n_mels}, frames), frames >= {min_frames}: log-mel spectrogram computed with "
+            f"vocoder.features (the front-end graph written by `vocoder export --frontend` computes it from "
+            f"audio); one frame per {hop} output samples"
+        ),
+        "f0": (
+            "float32 (batch, frames): fundamental frequency in Hz, one value per mel frame (same frames as mel), "
+            "0 = unvoiced, never negative"
+        ),
+        "noise": (
+            f"float32 (batch, 1, frames*{hop}): i.i.d. standard normal N(0, 1) samples, exactly frames*hop = "
+            f"the output length; draw new noise per utterance (the package draws it from a seed)"
+        ),
+        "phase": (
+            "float64 (batch, 1): start phase of the harmonic excitation in cycles (not radians), uniform "
+            "in [0, 1); float64 because the phase carried across streaming chunks needs the precision"
+        ),
+    }
+    out = {n: docs[n] for n in input_names(generator)}
+    out[OUTPUT_NAME] = f"float32 (batch, 1, frames*{hop}): waveform at {sr} Hz, nominal range [-1, 1]"
+    return out
+
+
+def metadata(generator: nn.Module, cfg: RunConfig, frontend: str = "") -> dict[str, str]:
     """The ``metadata_props`` written into the ONNX file (see the module docstring)."""
     flag = {True: "true", False: "false"}
+    docs = input_docs(generator)
     return {
         "vocoder.features": json.dumps(dataclasses.asdict(cfg.features)),
         "vocoder.config": json.dumps(cfg.to_dict()),
@@ -143,6 +189,9 @@ def metadata(generator: nn.Module, cfg: RunConfig) -> dict[str, str]:
         "vocoder.min_frames": str(int(getattr(generator, "min_frames", 1))),
         "vocoder.inputs": json.dumps(input_names(generator)),
         "vocoder.stream_context": json.dumps(stream_context(generator).to_dict()),
+        **{f"vocoder.input.{name}": text for name, text in docs.items() if name != OUTPUT_NAME},
+        f"vocoder.output.{OUTPUT_NAME}": docs[OUTPUT_NAME],
+        "vocoder.frontend": frontend,
     }
 
 
@@ -175,8 +224,11 @@ def conv1d_as_conv2d(generator: nn.Module) -> nn.Module:
     return copy
 
 
-def export_generator(generator: nn.Module, cfg: RunConfig, out_path: str | Path, opset: int = 17) -> ExportReport:
-    """Export an eval-mode generator with folded weight norm to ``out_path`` and add the metadata."""
+def export_generator(
+    generator: nn.Module, cfg: RunConfig, out_path: str | Path, opset: int = 17, frontend: str = ""
+) -> ExportReport:
+    """Export an eval-mode generator with folded weight norm to ``out_path`` and add the metadata
+    (``frontend``: file name of the front-end graph written beside it, if any)."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     names = input_names(generator)
@@ -199,7 +251,11 @@ def export_generator(generator: nn.Module, cfg: RunConfig, out_path: str | Path,
             dynamic_axes={n: _DYNAMIC_AXES[n] for n in [*names, OUTPUT_NAME]},
         )
     model = onnx.load(str(out_path))
-    onnx.helper.set_model_props(model, metadata(generator, cfg))
+    onnx.helper.set_model_props(model, metadata(generator, cfg, frontend))
+    docs = input_docs(generator)
+    for value in [*model.graph.input, *model.graph.output]:
+        value.doc_string = docs.get(value.name, "")
+    model.model_version = model_version()  # torch writes 2**63 - 1
     model.doc_string = f"vocoder {__version__} {cfg.generator.name}: inputs {', '.join(names)} -> {OUTPUT_NAME}"
     onnx.checker.check_model(model)
     onnx.save(model, str(out_path))
@@ -263,16 +319,22 @@ def export_onnx(
     opset: int = 17,
     check: bool = False,
     tolerance: float = DEFAULT_TOLERANCE,
+    frontend: bool = False,
 ) -> ExportReport:
     """Export the generator of a run or checkpoint folder to ``out_path``; ``check`` compares
     onnxruntime with torch at several lengths and batch 2 and raises :class:`ModelError` above
-    ``tolerance``."""
+    ``tolerance``. ``frontend`` also writes the model's mel front end to :func:`frontend_path`
+    (``m.onnx`` -> ``m.frontend.onnx``); ``check`` then compares it with ``log_mel_numpy`` too
+    (:data:`FRONTEND_TOLERANCE`)."""
     from vocoder.train.checkpoint import load_generator
 
     out_path = check_out_file(out_path)
+    front_path = frontend_path(out_path) if frontend else None
     generator, cfg = load_generator(model_path)
     try:
-        report = export_generator(generator, cfg, out_path, opset)
+        report = export_generator(generator, cfg, out_path, opset, front_path.name if front_path else "")
+        if front_path is not None:
+            report.frontend = export_frontend(cfg.features, front_path, opset, vocoder_file=out_path.name)
     except OSError as err:  # e.g. the disk filled up while writing
         raise ConfigError(f"{out_path}: cannot write the ONNX file ({err.strerror or type(err).__name__})") from None
     except (RuntimeError, ValueError, onnx.checker.ValidationError) as err:
@@ -280,6 +342,14 @@ def export_onnx(
         raise ModelError(f"{model_path}: ONNX export failed ({first})") from None
     if check:
         report.checks = check_parity(generator, out_path, tolerance=tolerance)
+        if report.frontend is not None:
+            diff = check_frontend(report.frontend.path, cfg.features)
+            if not diff <= FRONTEND_TOLERANCE:
+                raise ModelError(
+                    f"{report.frontend.path}: the front end differs from log_mel_numpy by {diff:.3g} "
+                    f"(> {FRONTEND_TOLERANCE:g}, log scale)"
+                )
+            report.frontend.max_diff = diff
     return report
 
 
