@@ -11,11 +11,46 @@ import os
 import sys
 
 from vocoder import __version__
+from vocoder.audio.mel_presets import PRESETS
 from vocoder.errors import VocoderError
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
+
+PRESET_NAMES = tuple(PRESETS)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Raw description/epilog lines where they are indented (examples, lists), wrapped prose elsewhere."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out: list[str] = []
+        for line in text.splitlines():
+            if not line.strip() or line[:1].isspace():
+                out.append(indent + line if line.strip() else "")
+            else:
+                out.extend(textwrap.wrap(line, width, initial_indent=indent, subsequent_indent=indent) or [""])
+        return "\n".join(out)
+
+
+SYNTHESIZE_EPILOG = """examples:
+  vocoder synthesize checkpoints/demo-istftnet mels/ --out wavs/
+  vocoder synthesize checkpoints/demo-wavehax recipes/demo/wavs/digits_1.flac --from-audio --out wavs/
+  vocoder synthesize model.onnx mels/ --out wavs/ --mel-preset demo-16k
+  vocoder synthesize checkpoints/demo-wavehax mels/ --out wavs/ --f0-from-audio recordings/
+
+mel files:
+  .npy   an array (n_mels, frames) or (frames, n_mels)
+  .npz   'mel', optional 'f0' (Hz per frame, 0 = unvoiced) and metadata keys, each compared with the
+         model's features: 'preset' (a preset name; compared value by value) and any of 'sample_rate',
+         'hop', 'n_fft', 'win_length', 'n_mels', 'fmin', 'fmax', 'log', 'clamp', 'padding', 'power',
+         'pad_mode', 'mel_scale', 'mel_norm'. `vocoder features` writes such files:
+           np.savez("a.npz", mel=mel, f0=f0, preset="demo-16k")
+  .pt    a tensor, or a dict with the same keys (read with weights_only=True)
+  F0 may also come from NAME.f0.npy beside the mel, or --f0-from-audio DIR."""
 
 def _add_set(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -47,7 +82,7 @@ def _run_synthesize(args: argparse.Namespace) -> int:
 
     summary = synthesize_files(
         args.model, args.inputs, args.out, f0_from_audio=args.f0_from_audio, from_audio=args.from_audio,
-        threads=args.threads,
+        threads=args.threads, mel_preset=args.mel_preset,
     )
     print(summary.line())
     return 0 if summary.ok else EXIT_USER_ERROR
@@ -138,10 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(p)
     p.set_defaults(func=_run_train)
 
-    p = sub.add_parser("synthesize", help="mel files (or audio with --from-audio) -> wav")
+    p = sub.add_parser(
+        "synthesize", help="mel files (or audio with --from-audio) -> wav",
+        description="Synthesize a wav for every mel file (or, with --from-audio, every audio file) into --out. "
+        "Mels are checked against the model's features: n_mels, values (dB, linear or normalised mels are "
+        "refused) and, where known, the settings they were made with. A bad file is one error line; the "
+        "others are still written.",
+        epilog=SYNTHESIZE_EPILOG, formatter_class=HelpFormatter,
+    )
     p.add_argument("model", help="run folder, checkpoint folder, or .onnx file")
     p.add_argument("inputs", nargs="+", help="mel files (.npy/.npz/.pt) or folders of them")
     p.add_argument("--out", required=True, help="output folder for wav files")
+    p.add_argument(
+        "--mel-preset", "--preset", metavar="NAME", default=None,
+        help=f"the preset the mel files were made with ({', '.join(PRESET_NAMES)}); refused unless its "
+        "values equal the model's features",
+    )
     p.add_argument("--f0-from-audio", metavar="DIR", help="extract F0 from reference audio of the same names")
     p.add_argument("--from-audio", action="store_true", help="inputs are audio: copy synthesis wav -> mel -> wav")
     p.add_argument("--threads", type=int, default=None, help="CPU threads")

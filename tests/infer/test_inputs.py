@@ -88,6 +88,47 @@ def test_npz_metadata_mismatch_is_refused(tmp_path, mel, meta, words):
         assert word in text, text
 
 
+def test_npz_preset_is_compared_value_by_value(tmp_path, mel):
+    # the user's case: a 22.05 kHz HiFi-GAN mel (80 bins, ln, clamp 1e-5 like demo-16k) for a 16 kHz model
+    np.savez(tmp_path / "hifigan.npz", mel=mel, preset="hifigan-22k")
+    assert refused(tmp_path / "hifigan.npz") == (
+        f"{tmp_path / 'hifigan.npz'}: made with preset hifigan-22k (22050 Hz, hop 256), the model expects demo-16k "
+        "(16000 Hz, hop 160): sample_rate 22050 vs 16000, hop 256 vs 160, win_length 1024 vs 640"
+    )
+    # keys stored beside a preset override its values, for the comparison too
+    np.savez(tmp_path / "override.npz", mel=mel, preset="demo-16k", win_length=1024)
+    assert "made with preset demo-16k with win_length changed (16000 Hz, hop 160)" in refused(tmp_path / "override.npz")
+    # a model whose features spell out a preset's values without its name takes files of that preset
+    spelled = resolve_features({k: v for k, v in PRESETS["demo-16k"].items()})
+    assert spelled.preset is None
+    np.testing.assert_array_equal(load_mel(tmp_path / "override.npz", {**PRESETS["demo-16k"], "win_length": 1024})[0],
+                                  mel)
+    np.savez(tmp_path / "ok.npz", mel=mel, preset="demo-16k")
+    np.testing.assert_array_equal(load_mel(tmp_path / "ok.npz", spelled)[0], mel)
+
+
+@pytest.mark.parametrize(
+    "meta, ok",
+    [
+        ({"mel_norm": "slaney", "mel_scale": "slaney", "pad_mode": "reflect"}, True),
+        ({"mel_norm": "none"}, False),
+        ({"mel_scale": "htk"}, False),
+        ({"pad_mode": "constant"}, False),
+        ({"fmax": 8000.0, "win_length": 640, "clamp": 1e-5 * (1 + 1e-9)}, True),  # numbers to a relative 1e-6
+    ],
+)
+def test_npz_metadata_keys_beyond_the_preset(tmp_path, mel, meta, ok):
+    np.savez(tmp_path / "m.npz", mel=mel, **meta)
+    if ok:
+        np.testing.assert_array_equal(load_mel(tmp_path / "m.npz", DEMO)[0], mel)
+    else:
+        key = next(iter(meta))
+        assert f"made with {key} " in refused(tmp_path / "m.npz")
+    vocos = resolve_features({"preset": "vocos-24k"})  # mel_norm None is stored as "none"
+    np.savez(tmp_path / "v.npz", mel=demo_mel(0, vocos), mel_norm="none", preset="vocos-24k")
+    assert load_mel(tmp_path / "v.npz", vocos)[0].shape[0] == vocos.n_mels
+
+
 def test_pt_tensor_and_dict(tmp_path, mel):
     torch.save(torch.from_numpy(mel), tmp_path / "a.pt")
     torch.save(torch.from_numpy(mel.T.copy()).unsqueeze(0).to(torch.bfloat16), tmp_path / "b.pt")

@@ -188,3 +188,36 @@ def test_onnx_model_without_torch(tmp_path, istftnet, mels):
     on_torch, _ = sf.read(tmp_path / "torch" / "a.wav", dtype="float32")
     assert len(on_onnx) == mels[0].shape[1] * HOP
     np.testing.assert_allclose(on_onnx, on_torch, atol=2 / 32768)
+
+
+def test_mel_preset_declares_what_the_mel_files_are(tmp_path, istftnet, mels, capsys):
+    np.save(tmp_path / "a.npy", mels[0])
+    out = tmp_path / "out"
+    # a 22.05 kHz HiFi-GAN mel has demo-16k's 80 bins and log: only the declaration tells them apart
+    args = ["synthesize", str(istftnet), str(tmp_path / "a.npy"), "--out", str(out)]
+    code = main([*args, "--mel-preset", "hifigan-22k"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err == [
+        "error: --mel-preset: made with preset hifigan-22k (22050 Hz, hop 256), the model expects demo-16k "
+        "(16000 Hz, hop 160): sample_rate 22050 vs 16000, hop 256 vs 160, win_length 1024 vs 640"
+    ]
+    assert not out.exists()  # refused before any file is read or written
+    for flag in ("--mel-preset", "--preset"):  # --preset is the same option
+        assert main(["synthesize", str(istftnet), str(tmp_path / "a.npy"), "--out", str(out), flag, "demo-16k"]) == 0
+    assert capsys.readouterr().err == "" and (out / "a.wav").is_file()
+    for extra, words in (
+        (["--mel-preset", "nope"], "--mel-preset nope: unknown mel preset (known: hifigan-22k, "),
+        (["--mel-preset", "demo-16k", "--from-audio"], "--mel-preset says what the mel files are; with --from-audio"),
+    ):
+        code = main(["synthesize", str(istftnet), str(tmp_path / "a.npy"), "--out", str(out), *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and err[0].startswith(f"error: {words}"), err
+
+
+def test_synthesize_help_documents_the_npz_metadata_and_has_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["synthesize", "--help"])
+    text = capsys.readouterr().out
+    assert "examples:\n  vocoder synthesize " in text and "--mel-preset NAME" in text
+    for key in ("'preset'", "'sample_rate'", "'hop'", "'win_length'", "'mel_norm'", "'f0'"):
+        assert key in text, key

@@ -22,7 +22,7 @@ import numpy as np
 
 from vocoder.config import FeatureConfig, RunConfig
 from vocoder.errors import InputError
-from vocoder.infer.checks import check_f0, check_mel, check_seed
+from vocoder.infer.checks import check_f0, check_seed, prepare_mel
 from vocoder.infer.noise import noise_segment, start_phase
 
 _WHAT = {
@@ -147,9 +147,18 @@ class Vocoder(ABC):
             out[name] = value
         return out
 
-    def synthesize(self, mel: Any, f0: Any = None, seed: int = 0) -> np.ndarray:
-        """mel ``(n_mels, T)`` -> ``(T * hop,)``, or ``(B, n_mels, T)`` -> ``(B, T * hop)``, float32."""
-        mel3, batched = check_mel(mel, self.n_mels, self.min_frames)
+    def synthesize(
+        self, mel: Any, f0: Any = None, seed: int = 0, mel_preset: str | None = None, check_values: bool = True
+    ) -> np.ndarray:
+        """mel ``(n_mels, T)`` -> ``(T * hop,)``, or ``(B, n_mels, T)`` -> ``(B, T * hop)``, float32.
+
+        The mel is checked and oriented as ``vocoder synthesize`` checks mel files
+        (:func:`~vocoder.infer.checks.prepare_mel`): ``(T, n_mels)`` is transposed, dB/linear/normalised
+        mels and a declared ``mel_preset`` other than the model's features are refused. ``check_values=False``
+        skips only the log-mel value range (random mels in benchmarks)."""
+        mel3, batched = prepare_mel(
+            mel, self.features, min_frames=self.min_frames, mel_preset=mel_preset, check_values=check_values
+        )
         batch, _, frames = mel3.shape
         f0b = self.check_f0(f0, batch, frames, batched)
         seed = check_seed(seed)

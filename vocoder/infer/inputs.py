@@ -9,35 +9,20 @@ Mel files (:func:`load_mel`):
 * ``.npy``: a float array ``(n_mels, T)``, ``(T, n_mels)`` or ``(1, n_mels, T)`` / ``(1, T, n_mels)``.
   The orientation is the one whose mel axis has the model's ``n_mels``; a square ``(n_mels, n_mels)``
   array is ambiguous and taken as ``(n_mels, T)``.
-* ``.npz``: key ``mel`` (or a single unnamed array), optional ``f0``; optional metadata keys
-  (``preset``, ``sample_rate``, ``hop``, ``n_fft``, ``win_length``, ``n_mels``, ``fmin``, ``fmax``,
-  ``log``, ``clamp``, ``padding``, ``power``) are compared with the model's features and refused when
-  they differ.
+* ``.npz``: key ``mel`` (or a single unnamed array), optional ``f0``, optional metadata (what
+  ``vocoder features`` writes): ``preset`` (a name in :data:`~vocoder.audio.mel_presets.PRESETS`) and the
+  :data:`METADATA_KEYS` ``sample_rate``, ``hop``, ``n_fft``, ``win_length``, ``n_mels``, ``fmin``,
+  ``fmax``, ``log``, ``clamp``, ``padding``, ``power``, ``pad_mode``, ``mel_scale``, ``mel_norm`` (the
+  string ``none`` for no filter normalisation). Each key given is compared with the model's features; a
+  ``preset`` is compared value by value (:func:`~vocoder.infer.checks.check_preset`; the keys given beside
+  it override its values), so a file made with other settings is refused naming both.
 * ``.pt``: a tensor, or a dict with ``mel`` (and optionally ``f0`` and the same metadata keys).
 
-Checks (each an :class:`~vocoder.errors.InputError` of one line naming the file): readable, floating
-dtype (integer mels are refused: a log-mel is never integer-valued), 2-D after dropping a leading batch
-of 1, an axis of ``n_mels``, at least one frame, finite values, and values a log-mel of this feature
-config can take (:func:`mel_value_range`).
-
-Value range (:func:`check_mel_values`, :func:`mel_value_range`): from below the clamp floor
-``log(clamp)``; from above the largest mel a signal within [-1, 1] can reach (per filter, the smaller of
-the bounds from ``|X_k| <= sum(window)`` and from Parseval). A file is refused when
-
-* a value lies below ``floor - 1 nat`` or above ``ceiling + 6 dB`` (room for a predicted mel's
-  undershoot and overshoot, and for float audio a little beyond full scale);
-* its mean lies above the mean log-mel of full-scale uniform white noise minus 1 nat (real speech sits
-  2.6 nats or more below that limit even peak-normalised; mean/std-normalised and linear mels near 0);
-* at least ``n_mels`` values sit exactly on the clamp floor of another log base or clamp
-  (``log10(1e-5) = -5``, ``ln(1e-10)``, ``-100 dB``...): digital silence and band limits show the
-  floor a mel was made with.
-
-Values between ``floor - 1 nat`` and the floor are raised to the floor (the model never saw lower ones).
-Measured on the demo corpus with every preset, at the original gain, peak-normalised and at -40 dB: no
-speech file refused. Not detectable: a log10 mel that never reaches its floor, given to an ln model (its
-values -5..1 are also a plausible ln-mel of loud, noisy audio), and normalised mels for a config without
-filter normalisation (vocos-24k), whose ceiling lies far above 0. A model with ``mean``/``std`` in its
-features gets the floor/ceiling bounds per bin, normalised, and only those.
+Every mel read here then goes through :func:`~vocoder.infer.checks.prepare_mel`, the validation
+``Vocoder.synthesize`` applies to arrays from Python too: floating dtype, orientation, at least one
+frame, finite values, and values a log-mel of this feature config can take (see
+:mod:`vocoder.infer.checks` for the value rule). Each problem is one :class:`~vocoder.errors.InputError`
+line naming the file.
 
 F0 (Hz, 0 = unvoiced) comes from the ``.npz``/``.pt`` key ``f0``, a sibling ``NAME.f0.npy``, or
 reference audio (:func:`f0_from_audio`, extracted with the model's F0 settings). Length rule: F0 must
@@ -47,11 +32,8 @@ which are trimmed or padded at the end with the last value.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,229 +41,38 @@ import numpy as np
 
 from vocoder.audio.f0 import extract_f0
 from vocoder.audio.io import AUDIO_EXTENSIONS, read_audio
-from vocoder.audio.mel_numpy import hann_window, log_mel_numpy, mel_filterbank
-from vocoder.audio.mel_presets import PRESETS, find_preset, resolve_features
+from vocoder.audio.mel_numpy import log_mel_numpy
+from vocoder.audio.mel_presets import PRESETS, resolve_features
 from vocoder.config import FeatureConfig
 from vocoder.errors import InputError, VocoderError
+
+# the value checks live in vocoder.infer.checks (shared with Vocoder.synthesize); these names stay importable here
+from vocoder.infer.checks import (  # noqa: F401
+    MelRange,
+    check_mel_values,
+    check_preset,
+    features_label,
+    first_line,
+    float_array,
+    mel_field,
+    mel_value_range,
+    orient_mel,
+    prepare_mel,
+    same_value,
+    to_numpy,
+)
 
 MEL_EXTENSIONS = (".npy", ".npz", ".pt")
 F0_SUFFIX = ".f0.npy"
 F0_LENGTH_SLACK = 2  # frames of F0 that may be trimmed or padded to meet the mel's length
 
-FLOOR_TOLERANCE_NATS = 1.0  # an acoustic model's predicted mel may undershoot the clamp floor a little
-HEADROOM_DB = 6.0  # above the full-scale bound: float audio beyond [-1, 1], predicted overshoot
-NOISE_MARGIN_NATS = 1.0  # below the mean log-mel of full-scale uniform white noise
-
 METADATA_KEYS = (
     "sample_rate", "hop", "n_fft", "win_length", "n_mels", "fmin", "fmax", "log", "clamp", "padding", "power",
+    "pad_mode", "mel_scale", "mel_norm",
 )
+NONE_VALUE = "none"  # how a metadata value of None (mel_norm) is stored: .npz files cannot hold None unpickled
 
-
-# ------------------------------------------------------------------------------------------- labels
-
-
-def _fmt_clamp(clamp: float) -> str:
-    exponent = round(math.log10(clamp))
-    return f"1e{exponent}" if math.isclose(clamp, 10.0**exponent, rel_tol=1e-9) else f"{clamp:g}"
-
-
-def features_label(features: FeatureConfig) -> str:
-    """Short name of a feature config: its preset, else its rate and hop (e.g. ``custom 16000 Hz hop 200``)."""
-    name = features.preset or find_preset(features)
-    return name if name else f"custom {features.sample_rate} Hz hop {features.hop}"
-
-
-def _scale_label(features: FeatureConfig) -> str:
-    power = "" if features.power == 1.0 else " power"
-    norm = " mean/std-normalised" if features.mean is not None else ""
-    return f"{features.log}(clamp {_fmt_clamp(features.clamp)}){power}{norm}"
-
-
-# -------------------------------------------------------------------------------------- value range
-
-
-@dataclasses.dataclass(frozen=True)
-class MelRange:
-    """Values a log-mel of one feature config can take.
-
-    ``low``/``high``: ``(n_mels,)`` accepted bounds per mel bin and ``floor``: ``(n_mels,)`` the clamp floor
-    per bin, all in the model's units (normalised when the config has mean/std). ``log_clamp``:
-    ``log(clamp)`` before normalisation. ``mean_limit``: the highest accepted mean over a whole file (None
-    for normalised configs). ``label``: e.g. ``demo-16k ln(clamp 1e-5)``.
-    """
-
-    low: np.ndarray
-    high: np.ndarray
-    floor: np.ndarray
-    log_clamp: float
-    mean_limit: float | None
-    label: str
-
-    @property
-    def normalised(self) -> bool:
-        return self.mean_limit is None
-
-
-def _log(x: np.ndarray | float, base: str) -> np.ndarray:
-    return np.log(x) if base == "ln" else np.log10(x)
-
-
-def _nats(features: FeatureConfig, nats: float) -> float:
-    """``nats`` (natural-log units of magnitude) in the units of this config's log (and power)."""
-    scaled = nats * features.power
-    return scaled if features.log == "ln" else scaled / math.log(10.0)
-
-
-def _full_scale_bound(features: FeatureConfig) -> np.ndarray:
-    """Per-bin upper bound ``(n_mels,)`` of the (linear) mel of any signal within [-1, 1].
-
-    ``|X_k| <= sum(window)`` for every bin, and by Parseval ``sum_k |X_k|^2 <= n_fft * sum(window^2)``;
-    each filter takes the smaller of the two bounds it implies (Cauchy-Schwarz for magnitudes).
-    """
-    weights = mel_filterbank(features)
-    window = hann_window(features)
-    total, energy = float(window.sum()), float((window**2).sum())
-    if features.power == 2.0:
-        bound = np.minimum(weights.sum(1) * total**2, weights.max(1) * features.n_fft * energy)
-    else:
-        bound = np.minimum(weights.sum(1) * total, np.linalg.norm(weights, axis=1) * math.sqrt(features.n_fft * energy))
-    return np.maximum(bound, features.clamp)
-
-
-def _noise_mean(features: FeatureConfig) -> float:
-    """Mean log-mel (before normalisation) of one second of full-scale uniform white noise."""
-    raw = resolve_features({**dataclasses.asdict(features), "mean": None, "std": None})
-    length = max(raw.sample_rate, 4 * raw.n_fft)
-    noise = np.random.default_rng(0).uniform(-1.0, 1.0, length).astype(np.float32)
-    return float(log_mel_numpy(noise, raw).mean())
-
-
-@lru_cache(maxsize=16)
-def _range_for(key: tuple) -> MelRange:
-    features = resolve_features(dict(key))
-    log_clamp = float(_log(features.clamp, features.log))
-    floor = np.full(features.n_mels, log_clamp)
-    ceiling = _log(_full_scale_bound(features), features.log)
-    headroom = _log((10.0 ** (HEADROOM_DB / 20.0)) ** features.power, features.log)
-    low = floor - _nats(features, FLOOR_TOLERANCE_NATS)
-    high = ceiling + headroom
-    label = f"{features_label(features)} {_scale_label(features)}"
-    if features.mean is not None:
-        mean, std = np.asarray(features.mean), np.asarray(features.std)
-        return MelRange((low - mean) / std, (high - mean) / std, (floor - mean) / std, log_clamp, None, label)
-    mean_limit = _noise_mean(features) - _nats(features, NOISE_MARGIN_NATS)
-    return MelRange(low, np.full(features.n_mels, float(high.max())), floor, log_clamp, mean_limit, label)
-
-
-def mel_value_range(features: FeatureConfig) -> MelRange:
-    """The :class:`MelRange` of ``features`` (cached per config)."""
-    resolved = resolve_features(features)
-    key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in dataclasses.asdict(resolved).items())
-    return _range_for(key)
-
-
-def _foreign_floor(mel: np.ndarray, floor: float, min_ties: int) -> str | None:
-    """Name of the clamp floor (``log10(clamp 1e-5)``...) at which ``min_ties`` or more values sit, when
-    it is not the model's own ``floor``; None otherwise."""
-    lowest = float(mel.min())
-    if abs(lowest - floor) < 1e-3 or int(np.count_nonzero(mel == mel.min())) < min_ties:
-        return None
-    for k in range(1, 13):
-        if abs(lowest + k * math.log(10.0)) < 1e-3:
-            return f"ln(clamp 1e-{k})"
-        if abs(lowest + k) < 1e-3:
-            return f"log10(clamp 1e-{k})"
-    for k in range(3, 13):
-        if abs(lowest + 10 * k) < 1e-3:
-            return f"decibel (floor -{10 * k} dB)"
-    return None
-
-
-def check_mel_values(mel: np.ndarray, features: FeatureConfig, name: str = "mel") -> None:
-    """Raise :class:`InputError` (naming ``name``) unless ``mel`` ``(n_mels, T)`` can be a log-mel of
-    ``features`` (see the module docstring for the rule)."""
-    rng = mel_value_range(features)
-    lo, hi, mean = float(mel.min()), float(mel.max()), float(mel.mean(dtype=np.float64))
-    out_of_range = bool((mel < rng.low[:, None]).any() or (mel > rng.high[:, None]).any())
-    too_loud = rng.mean_limit is not None and mean > rng.mean_limit
-    foreign = None
-    if not rng.normalised:
-        # in range, a foreign floor must hold at least a frame's worth of values (digital silence, band
-        # limits): a few values that happen to equal log(1e-k) in a legit (e.g. float16) mel do not count
-        foreign = _foreign_floor(mel, rng.log_clamp, 1 if out_of_range else mel.shape[0])
-    if not (out_of_range or too_loud or foreign):
-        return
-    if foreign:
-        looks = f"look like {foreign} mels"
-    elif lo >= 0.0 and not rng.normalised:
-        looks = "look like linear (not log) mel magnitudes"
-    elif abs(mean) < 1.5 and lo < 0.0 < hi and not rng.normalised:
-        looks = "look like mean/std-normalised mels"
-    elif rng.normalised and mean < -3.0:
-        looks = "look like log-mels without the model's mean/std normalisation"
-    else:
-        looks = "are not what this feature config gives"
-    expect = f"values {float(rng.low.min()):.1f}..{float(rng.high.max()):.1f}"
-    raise InputError(
-        f"{name}: values {lo:.1f}..{hi:.1f} (mean {mean:.1f}) {looks}; "
-        f"the model expects {rng.label} log-mels ({expect})"
-    )
-
-
-# -------------------------------------------------------------------------------------------- arrays
-
-
-def _first_line(err: BaseException) -> str:
-    text = (str(err).strip().splitlines() or [""])[0].strip()
-    text = text[:120] + ("..." if len(text) > 120 else "")
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-def _to_numpy(value: Any, name: str, what: str) -> np.ndarray:
-    """A numpy array from an array, tensor or number (torch tensors via ``.numpy()``)."""
-    if type(value).__module__.startswith("torch"):
-        tensor = value.detach().cpu()
-        if tensor.is_floating_point() and tensor.element_size() < 4:
-            tensor = tensor.float()  # bfloat16 has no numpy dtype
-        if tensor.is_complex():
-            raise InputError(f"{name}: {what} is complex ({tensor.dtype}); expected a real array")
-        return tensor.numpy()
-    try:
-        return np.asarray(value)
-    except Exception as err:
-        raise InputError(f"{name}: {what} cannot be read as an array ({_first_line(err)})") from None
-
-
-def _float_array(arr: np.ndarray, name: str, what: str) -> np.ndarray:
-    if np.issubdtype(arr.dtype, np.floating):
-        return arr
-    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
-        raise InputError(
-            f"{name}: {what} has dtype {arr.dtype}; a log-mel is floating point (integer values are not log-mels)"
-        )
-    raise InputError(f"{name}: {what} has dtype {arr.dtype}; expected a floating-point array")
-
-
-def orient_mel(arr: np.ndarray, n_mels: int, name: str, label: str = "") -> np.ndarray:
-    """``(n_mels, T)`` from a 2-D array in either orientation (or 3-D with a leading batch of 1)."""
-    shape = tuple(arr.shape)
-    if arr.ndim == 3:
-        if shape[0] != 1:
-            raise InputError(f"{name}: holds a batch of {shape[0]} mels {shape}; save one mel per file")
-        arr = arr[0]
-    if arr.ndim != 2:
-        kind = "1-D array" if arr.ndim == 1 else f"{arr.ndim}-D array"
-        raise InputError(f"{name}: mel is a {kind} of shape {shape}; expected (n_mels, frames)")
-    model = f"{label}: {n_mels} mels" if label else f"{n_mels} mels"
-    if arr.shape[0] == n_mels:
-        out = arr
-    elif arr.shape[1] == n_mels:
-        out = arr.T
-    else:
-        raise InputError(f"{name}: mel of shape {shape} has no axis of {n_mels} bins; the model expects {model}")
-    if out.shape[1] == 0:
-        raise InputError(f"{name}: mel has 0 frames (shape {shape})")
-    return out
+_first_line, _to_numpy, _float_array = first_line, to_numpy, float_array  # older private names (vocoder info)
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -372,28 +163,27 @@ def _scalar(value: Any, path: Path, key: str) -> Any:
 def _check_metadata(data: dict[str, Any], features: FeatureConfig, path: Path) -> None:
     """Refuse a file whose stored feature settings differ from the model's."""
     label = features_label(features)
+    given: dict[str, Any] = {}
+    for key in METADATA_KEYS:
+        if key not in data:
+            continue
+        value = _scalar(data[key], path, key)
+        if key == "win_length":
+            value = value or features.n_fft
+        elif key == "fmax":
+            value = value or features.sample_rate / 2
+        elif key == "mel_norm" and isinstance(value, str) and value.lower() in (NONE_VALUE, "null"):
+            value = None
+        given[key] = value
     if "preset" in data:
         preset = str(_scalar(data["preset"], path, "preset"))
         if preset not in PRESETS:
             raise InputError(f"{path}: made with unknown preset {preset!r} (known: {', '.join(PRESETS)})")
-        differ = [k for k, v in PRESETS[preset].items() if getattr(features, k) != v]
-        if differ:
-            shown = ", ".join(f"{k} {PRESETS[preset][k]} vs {getattr(features, k)}" for k in differ[:3])
-            raise InputError(f"{path}: made with preset {preset}, the model expects {label} ({shown})")
-    for key in METADATA_KEYS:
-        if key not in data:
-            continue
-        value, want = _scalar(data[key], path, key), getattr(features, key)
-        if key == "win_length":
-            value, want = value or features.n_fft, features.win
-        elif key == "fmax":
-            value, want = value or features.sample_rate / 2, want or features.sample_rate / 2
-        same = (
-            value == want
-            if isinstance(want, str) or want is None or isinstance(value, str) or value is None
-            else math.isclose(float(value), float(want), rel_tol=1e-6)
-        )
-        if not same:
+        check_preset(preset, features, str(path), given)  # the keys stored beside it override its values
+        return
+    for key, value in given.items():
+        want = mel_field(features, key)
+        if not same_value(value, want):
             raise InputError(f"{path}: made with {key} {value}, the model ({label}) expects {want}")
 
 
@@ -417,16 +207,7 @@ def load_mel(path: str | Path, features: FeatureConfig, with_f0: bool = True) ->
     else:
         raise InputError(f"{path}: unknown mel file type {path.suffix!r} (use {', '.join(MEL_EXTENSIONS)})")
     _check_metadata(data, features, path)
-    arr = _float_array(_to_numpy(data["mel"], str(path), "mel"), str(path), "mel")
-    mel = orient_mel(arr, features.n_mels, str(path), features_label(features))
-    with np.errstate(over="ignore"):
-        mel = np.ascontiguousarray(mel, dtype=np.float32)
-    bad = int(np.count_nonzero(~np.isfinite(mel)))
-    if bad:
-        raise InputError(f"{path}: mel has {bad} NaN/Inf values (or values beyond float32)")
-    check_mel_values(mel, features, str(path))
-    # a predicted mel may undershoot the clamp floor (within the tolerance); the model never saw such values
-    mel = np.maximum(mel, mel_value_range(features).floor[:, None].astype(np.float32))
+    mel = prepare_mel(data["mel"], features, str(path), batch=False)[0][0]
     if not with_f0:
         return mel, None
     frames = mel.shape[1]

@@ -18,6 +18,12 @@ F0 sources, first found wins: ``--f0-from-audio DIR`` (explicit: F0 extracted fr
 or ``DIR/<name>.wav``), the mel file's own ``f0`` entry, a sibling ``NAME.f0.npy``. With
 ``--from-audio`` the inputs are audio: the mel is computed with the model's features and the F0 is
 extracted from the same audio (unless ``--f0-from-audio`` names other audio).
+
+What the mel files are: ``--mel-preset NAME`` declares the preset they were made with; it is compared
+value by value with the model's features once, before any file is read, and refused (one line naming
+both) when any setting differs (sample rate, hop, window, mel band, log, clamp...). A ``.npz`` can carry
+the same declaration itself (keys ``preset`` and/or ``sample_rate``, ``hop``, ...; see
+:mod:`vocoder.infer.inputs`), which ``vocoder features`` writes.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ from typing import Any
 import numpy as np
 
 from vocoder.audio.io import write_audio
+from vocoder.audio.mel_presets import PRESETS
 from vocoder.errors import ConfigError, InputError, VocoderError
+from vocoder.infer.checks import check_preset
 from vocoder.infer.inputs import (
     f0_from_audio,
     find_reference_audio,
@@ -61,13 +69,14 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     out_dir: Path = Path()
+    what: str = "wav"  # the kind of file written, for :meth:`line`
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
     def line(self) -> str:
-        text = f"wrote {len(self.written)} wav file(s), {self.seconds:.1f} s of audio, to {self.out_dir}"
+        text = f"wrote {len(self.written)} {self.what} file(s), {self.seconds:.1f} s of audio, to {self.out_dir}"
         return text + (f"; {len(self.failed)} failed" if self.failed else "")
 
 
@@ -108,9 +117,10 @@ def _stderr_line(text: str) -> None:
 
 
 def collect_inputs(
-    inputs: Sequence[str | Path], from_audio: bool = False
+    inputs: Sequence[str | Path], from_audio: bool = False, suffix: str = ".wav"
 ) -> tuple[list[Job], list[tuple[str, str]]]:
-    """Input files as :class:`Job` (outputs assigned, de-duplicated) and problems ``(input, message)``."""
+    """Input files as :class:`Job` (outputs ``NAME + suffix`` assigned, de-duplicated) and problems
+    ``(input, message)``."""
     exts = {e.lower() for e in input_extensions(from_audio)}
     kind = "audio" if from_audio else "mel"
     jobs: list[Job] = []
@@ -138,7 +148,7 @@ def collect_inputs(
             add(path, Path(path.name))
         else:
             problems.append((str(path), f"{path}: no such file or folder"))
-    problems += _assign_outputs(jobs)
+    problems += _assign_outputs(jobs, suffix)
     return [j for j in jobs if j.output is not None], problems
 
 
@@ -146,8 +156,8 @@ def _stem_path(relative: Path) -> Path:
     return relative.with_name(relative.name[: -len(relative.suffix)] if relative.suffix else relative.name)
 
 
-def _assign_outputs(jobs: list[Job]) -> list[tuple[str, str]]:
-    """Set ``job.output`` (relative ``.wav`` path); returns the jobs left without one as problems."""
+def _assign_outputs(jobs: list[Job], suffix: str = ".wav") -> list[tuple[str, str]]:
+    """Set ``job.output`` (relative ``NAME + suffix`` path); returns the jobs left without one as problems."""
     names = [_stem_path(j.relative) for j in jobs]
     if len(set(names)) < len(names):
         # same name from different folders: keep each input's path below the common folder
@@ -156,7 +166,7 @@ def _assign_outputs(jobs: list[Job]) -> list[tuple[str, str]]:
     problems = []
     taken: dict[Path, Job] = {}
     for job, name in zip(jobs, names):
-        output = name.with_name(name.name + ".wav")
+        output = name.with_name(name.name + suffix)
         if output in taken:
             problems.append((
                 str(job.source),
@@ -218,12 +228,14 @@ def synthesize_files(
     threads: int | None = None,
     progress: bool = True,
     report: Callable[[str], None] | None = None,
+    mel_preset: str | None = None,
 ) -> Summary:
     """Synthesize every input into ``out_dir``; returns a :class:`Summary` (``summary.ok`` False when any
     input failed). Problems with single inputs go to ``report`` (default: stderr, beside the progress
     bar) as ``error: FILE: problem``; a model that cannot be loaded, an output folder that cannot be
-    written (checked before any synthesis) and a wav that cannot be written (the batch stops there) raise
-    a :class:`VocoderError`.
+    written (checked before any synthesis), a declared ``mel_preset`` whose values differ from the
+    model's features (checked once, before any file is read) and a wav that cannot be written (the batch
+    stops there) raise a :class:`VocoderError`.
     """
     import vocoder
 
@@ -232,7 +244,17 @@ def synthesize_files(
     f0_dir = Path(f0_from_audio) if f0_from_audio is not None else None
     if f0_dir is not None and not f0_dir.is_dir():
         raise InputError(f"--f0-from-audio {f0_dir}: no such folder")
+    if mel_preset is not None:
+        if from_audio:
+            raise ConfigError(
+                "--mel-preset says what the mel files are; with --from-audio the mels are computed from the "
+                "audio with the model's own features"
+            )
+        if mel_preset not in PRESETS:
+            raise ConfigError(f"--mel-preset {mel_preset}: unknown mel preset (known: {', '.join(PRESETS)})")
     model = vocoder.load(model_path, threads=threads)
+    if mel_preset is not None:
+        check_preset(mel_preset, model.features, "--mel-preset")
     jobs, problems = collect_inputs(list(inputs), from_audio)
     if jobs:
         check_out_dir(out_dir)
