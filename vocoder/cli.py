@@ -1,4 +1,4 @@
-"""Command-line front end: ``vocoder train | synthesize | export | evaluate | bench | info``.
+"""Command-line front end: ``vocoder train | synthesize | features | export | evaluate | bench | info``.
 
 Only argument parsing lives here; each subcommand calls into the package. A :class:`VocoderError`
 (a user mistake: bad file, bad config) is printed as one ``error:`` line with exit code 1.
@@ -36,6 +36,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return "\n".join(out)
 
 
+TRAIN_EPILOG = """examples:
+  vocoder train recipes/demo/wavehax.yaml --out runs/wavehax
+  vocoder train recipes/demo/wavehax.yaml --out runs/mine --set data.root=/path/to/wavs
+  vocoder train runs/wavehax --out runs/wavehax --resume --set train.max_steps=20000
+  vocoder train recipes/demo/wavehax.yaml --out runs/tuned --set train.init_from=checkpoints/demo-wavehax
+  tensorboard --logdir runs/wavehax/logs        # losses, validation audio and spectrograms"""
+
 SYNTHESIZE_EPILOG = """examples:
   vocoder synthesize checkpoints/demo-istftnet mels/ --out wavs/
   vocoder synthesize checkpoints/demo-wavehax recipes/demo/wavs/digits_1.flac --from-audio --out wavs/
@@ -51,6 +58,33 @@ mel files:
            np.savez("a.npz", mel=mel, f0=f0, preset="demo-16k")
   .pt    a tensor, or a dict with the same keys (read with weights_only=True)
   F0 may also come from NAME.f0.npy beside the mel, or --f0-from-audio DIR."""
+
+FEATURES_EPILOG = """examples:
+  vocoder features recipes/demo/wavs/ --out feats/ --model checkpoints/demo-wavehax    # mel + F0
+  vocoder features clip.wav --out feats/ --preset hifigan-22k
+  vocoder synthesize checkpoints/demo-wavehax feats/ --out wavs/       # reads the .npz files back
+
+.npz keys (what `vocoder synthesize` reads back and checks):
+  mel        (n_mels, frames) float32 log-mel
+  f0         (frames,) float32 Hz, 0 = unvoiced (with --f0, or a --model that needs F0)
+  preset     the preset name, when every setting equals that preset's
+  sample_rate, hop, n_fft, win_length, n_mels, fmin, fmax, log, clamp, padding, power, pad_mode,
+  mel_scale, mel_norm   the feature settings"""
+
+EXPORT_EPILOG = """examples:
+  vocoder export runs/wavehax --out wavehax.onnx --check
+  vocoder export runs/wavehax --out wavehax.onnx --frontend   # and wavehax.frontend.onnx, the mel front end
+  vocoder synthesize wavehax.onnx mels/ --out wavs/       # onnxruntime, no torch"""
+
+BENCH_EPILOG = """examples:
+  vocoder bench --generators demo-istftnet,demo-wavehax --threads 2 --seconds 4
+  vocoder bench --generators recipes/demo/pwg.yaml --backends onnx --json bench.json"""
+
+INFO_EPILOG = """examples:
+  vocoder info recipes/demo/wavehax.yaml
+  vocoder info checkpoints/demo-wavehax
+  vocoder info feats/digits_1.npz"""
+
 
 def _add_set(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -84,6 +118,14 @@ def _run_synthesize(args: argparse.Namespace) -> int:
         args.model, args.inputs, args.out, f0_from_audio=args.f0_from_audio, from_audio=args.from_audio,
         threads=args.threads, mel_preset=args.mel_preset,
     )
+    print(summary.line())
+    return 0 if summary.ok else EXIT_USER_ERROR
+
+
+def _run_features(args: argparse.Namespace) -> int:
+    from vocoder.infer.feature_files import write_feature_files
+
+    summary = write_feature_files(args.inputs, args.out, preset=args.preset, model=args.model, f0=args.f0 or None)
     print(summary.line())
     return 0 if summary.ok else EXIT_USER_ERROR
 
@@ -156,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
-        "train", help="train a vocoder from a recipe YAML",
+        "train", help="train a vocoder from a recipe YAML", epilog=TRAIN_EPILOG,
         description="Train a vocoder from a recipe YAML into the run folder --out. A folder that holds a run "
         "already is refused unless --resume (continue it) or --force (replace it). With --resume the run's "
         "saved config (OUT/config.yaml) is used and only the --set values given change it; RECIPE may be the "
@@ -194,7 +236,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="CPU threads")
     p.set_defaults(func=_run_synthesize)
 
-    p = sub.add_parser("export", help="export a generator to ONNX")
+    p = sub.add_parser(
+        "features", help="audio -> mel (and F0) .npz files matched to a model or preset",
+        description="Compute the log-mel (and F0, when the model needs it) of every audio file with the "
+        "features of --model or --preset, e.g. to train a TTS front end or prepare fine-tuning data. "
+        "Writes OUT/NAME.npz with 'mel' (n_mels, frames), 'f0' (frames,) and the feature settings as "
+        "metadata, which `vocoder synthesize` checks when it reads the file. A bad file is one error line; "
+        "the others are still written.",
+        epilog=FEATURES_EPILOG, formatter_class=HelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="audio files (.wav/.flac/.ogg) or folders of them")
+    p.add_argument("--out", required=True, help="output folder for the .npz files")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--preset", metavar="NAME", help=f"mel preset ({', '.join(PRESET_NAMES)})")
+    target.add_argument("--model", metavar="PATH", help="run folder, checkpoint folder or .onnx file")
+    p.add_argument(
+        "--f0", action="store_true", help="also extract F0 (default: only when the --model needs it)",
+    )
+    p.set_defaults(func=_run_features)
+
+    p = sub.add_parser("export", help="export a generator to ONNX", epilog=EXPORT_EPILOG)
     p.add_argument("model", help="run folder or checkpoint folder")
     p.add_argument("--out", required=True, help="path of the .onnx file")
     p.add_argument("--opset", type=int, default=17)
@@ -238,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_run_evaluate)
 
-    p = sub.add_parser("bench", help="real-time factor and memory of each generator")
+    p = sub.add_parser("bench", help="real-time factor and memory of each generator", epilog=BENCH_EPILOG)
     p.add_argument(
         "--generators", default=None,
         help="comma-separated named configs (pwg, istftnet, wavehax, demo-pwg, demo-istftnet, demo-wavehax; "
@@ -252,13 +313,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="write the rows as JSON")
     p.set_defaults(func=_run_bench)
 
-    p = sub.add_parser("info", help="describe a recipe, run, checkpoint, audio folder, .onnx model, mel or audio file")
+    p = sub.add_parser(
+        "info", help="describe a recipe, run, checkpoint, audio folder, .onnx model, mel or audio file",
+        epilog=INFO_EPILOG,
+    )
     p.add_argument(
         "path", help="recipe YAML, run/checkpoint folder, folder of audio, .onnx file, mel file (.npy/.npz/.pt) "
         "or audio file",
     )
     _add_set(p)
     p.set_defaults(func=_run_info)
+    for command in sub.choices.values():  # examples keep their lines; a section may choose its own formatter
+        if command.formatter_class is argparse.HelpFormatter:
+            command.formatter_class = HelpFormatter
     return parser
 
 
