@@ -351,17 +351,12 @@ class Trainer:
         g_loss, rec_logs = self.reconstruction(y_hat, y)
         logs.update(rec_logs)
         if use_d:
-            # Through the DDP wrapper too: DDP's gradient hooks sit on D's parameters, so a backward through
-            # the plain module would desynchronise its reducer. The D grads made here are zeroed before use.
-            out = self.d_ddp(torch.cat([y, y_hat]))
-            real, fake = halves(out)
-            real_logits, real_feats = flatten(real)
-            fake_logits, fake_feats = flatten(fake)
+            real_feats, fake_logits, fake_feats = self._critic_for_generator(y, y_hat)
             adv = generator_adversarial_loss(fake_logits, lc.adversarial_kind)
             g_loss = g_loss + lc.adversarial_weight * adv
             logs["loss/g_adv"] = adv.item()
             if lc.feature_matching_weight > 0:
-                fm = feature_matching_loss([[f.detach() for f in fs] for fs in real_feats], fake_feats)
+                fm = feature_matching_loss(real_feats, fake_feats)
                 g_loss = g_loss + lc.feature_matching_weight * fm
                 logs["loss/feature_matching"] = fm.item()
         g_norm = self._update(g_loss, self.generator, self.opt_g, self.cfg.optim.generator, "generator")
@@ -375,6 +370,31 @@ class Trainer:
         if self.opt_d is not None:
             logs["lr/d"] = self.opt_d.param_groups[0]["lr"]
         return logs
+
+    def _critic_for_generator(
+        self, y: torch.Tensor, y_hat: torch.Tensor
+    ) -> tuple[list[list[torch.Tensor]], list[torch.Tensor], list[list[torch.Tensor]]]:
+        """The updated discriminator on the real and the generated batch, for the generator's losses:
+        (real feature maps, fake logits, fake feature maps).
+
+        Only what the generator's gradient needs is differentiated: D's parameters are frozen for this pass
+        (no weight gradients are computed, which are about half of a conv backward), and the real half runs
+        without autograd (nothing of it reaches the generator: feature matching uses its maps as constants).
+        The plain module is used: with D's parameters frozen no DDP gradient hook fires, and no DDP forward
+        waits for a backward. Same values as one differentiated pass over ``cat([y, y_hat])``.
+        """
+        d = self.discriminator
+        frozen = [p for p in d.parameters() if p.requires_grad]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            with torch.no_grad():
+                real_feats = flatten(d(y))[1]
+            fake_logits, fake_feats = flatten(d(y_hat))
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+        return real_feats, fake_logits, fake_feats
 
     def _update(
         self, loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer, oc: OptimizerConfig, what: str
