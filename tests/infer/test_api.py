@@ -13,8 +13,7 @@ import soundfile as sf
 import torch
 from helpers_synth import TINY as DEMO_TINY
 from helpers_synth import demo_mel, make_demo_checkpoint
-from tiny_models import GENERATORS, HOP, N_MELS, REGISTRY_NAME
-from tiny_models import mel_and_f0 as random_mel_and_f0
+from tiny_models import GENERATORS, HOP, N_MELS, REGISTRY_NAME, mel_and_f0
 
 import vocoder
 from vocoder.audio.mel_presets import PRESETS
@@ -26,13 +25,6 @@ from vocoder.infer.runtime import OnnxVocoder
 from vocoder.infer.torch_backend import TorchVocoder
 from vocoder.models.factory import build_generator
 from vocoder.train.checkpoint import load_generator, write_model
-
-
-def mel_and_f0(frames: int, batch: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The tiny models' random mel moved into the log-mel range of their features (N(0, 1) - 6: values
-    about -10.5..-1.5, mean -6; N(0, 1) itself looks like a mean/std-normalised mel and is refused)."""
-    mel, f0 = random_mel_and_f0(frames, batch, seed)
-    return (mel - 6.0).astype(np.float32), f0
 
 
 def test_load_picks_the_backend(models):

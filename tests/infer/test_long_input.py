@@ -45,7 +45,7 @@ def test_chunked_equals_whole_input(models, name, backend):
         out = m.synthesize(mel, f0, seed=9)
         assert out.shape == whole.shape == (FRAMES * HOP,)
         assert len(m.windows) == blocks and max(m.windows) <= m.chunk_frames + ctx.left + ctx.right
-        assert np.abs(out - whole).max() <= 1e-4
+        assert np.abs(out - whole).max() <= 1e-5 * max(1.0, float(np.abs(whole).max()))  # float32, scale-relative
         assert np.abs(whole).max() > 1e-2  # the comparison is not between near-silent signals
 
 

@@ -123,7 +123,7 @@ def test_convert_tool_round_trip_loads_with_both_backends(ref, tmp_path):
     assert cfg["generator"]["name"] == "istftnet" and cfg["features"]["sample_rate"] == 16000
     voc = vocoder.load(out)
     mel = ref["mel"][0].numpy()
-    wav = voc.synthesize(mel)
+    wav = voc.synthesize(mel, check_values=False)  # the fixture mel is random, not a real log-mel
     assert np.abs(wav - ref["output"][0, 0].numpy()).max() <= TOL
 
 

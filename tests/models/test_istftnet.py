@@ -69,6 +69,9 @@ PINNED = {
     "v1-c8c1i": (19_611_652, 19_601_026),
     "v2-c8c8i": (888_708, 886_642),
     "v2-c8c1i": (1_327_300, 1_324_546),
+    "hifigan-v1": (13_936_130, 13_926_017),  # = the official UNIVERSAL_V1 checkpoint's tensor sizes
+    "hifigan-v2": (928_514, 925_985),
+    "hifigan-v3": (1_464_322, 1_462_273),
 }
 
 
