@@ -21,15 +21,26 @@ CHECKPOINTS = sorted(p for p in (ROOT / "checkpoints").glob("*") if (p / "model.
 def test_checkpoints_are_shipped():
     assert {p.name for p in CHECKPOINTS} >= {"demo-wavehax", "demo-istftnet", "demo-pwg"}
     for folder in CHECKPOINTS:
-        for name in ("config.yaml", "model.onnx", "MODEL_CARD.md", "report.json"):
+        for name in ("config.yaml", "MODEL_CARD.md", "report.json"):
             assert (folder / name).is_file(), folder / name
+        # large models ship without model.onnx; the card says how to export it
+        assert (folder / "model.onnx").is_file() or "vocoder export" in (folder / "MODEL_CARD.md").read_text()
+
+
+def _onnx(folder: Path, tmp_path: Path) -> Path:
+    if (folder / "model.onnx").is_file():
+        return folder / "model.onnx"
+    from vocoder.infer.onnx_export import export_onnx
+
+    return Path(export_onnx(folder, tmp_path / "model.onnx", check=False).path)
 
 
 @pytest.mark.parametrize("folder", CHECKPOINTS, ids=lambda p: p.name)
-def test_checkpoint_synthesizes_held_out_speech(folder):
+def test_checkpoint_synthesizes_held_out_speech(folder, tmp_path):
     torch_voc = vocoder.load(folder)
-    onnx_voc = vocoder.load(folder / "model.onnx")
-    assert (torch_voc.sample_rate, torch_voc.hop) == (onnx_voc.sample_rate, onnx_voc.hop) == (16000, 160)
+    onnx_voc = vocoder.load(_onnx(folder, tmp_path))
+    assert (torch_voc.sample_rate, torch_voc.hop) == (onnx_voc.sample_rate, onnx_voc.hop)
+    assert (torch_voc.sample_rate, torch_voc.hop) in ((16000, 160), (22050, 256))
     clip = build_manifest(ROOT / "recipes" / "demo" / "wavs").test[0]
     wav = read_audio(ROOT / "recipes" / "demo" / "wavs" / clip.path, torch_voc.sample_rate)
     frames = len(wav) // torch_voc.hop

@@ -30,6 +30,18 @@ DEMO_SECONDS = 300.0  # 5 min of speech; FLAC of this speech is ~19 kB/s, so thi
 DEMO_SEED = 20261122
 
 
+def missing_sources(packages: list[str]) -> str | None:
+    """One ``error:`` line for missing Debian ``packages`` (names of those whose folder is missing) or a
+    missing G722 decoder; None when everything is there."""
+    if packages:
+        return f"error: missing Debian packages; install them with 'apt-get install -y {' '.join(packages)}'"
+    try:
+        import G722  # noqa: F401
+    except ImportError:
+        return "error: the G722 decoder is missing; install it with 'pip install G722'"
+    return None
+
+
 def list_sources(root: Path) -> list[Path]:
     files = sorted(root.rglob("*.g722"))
     keep = []

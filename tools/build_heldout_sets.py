@@ -38,7 +38,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_demo_corpus import EXCLUDED_NAMES, SAMPLE_RATE, decode  # noqa: E402
+from build_demo_corpus import EXCLUDED_NAMES, SAMPLE_RATE, decode, missing_sources  # noqa: E402
 
 ITALIAN = Path("/usr/share/asterisk/sounds/it_IT_m_Carlo")
 ALSA = Path("/usr/share/sounds/alsa")
@@ -127,14 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     missing = [PACKAGES[key] for key, root in (("it-male", args.italian), ("alsa", args.alsa)) if not root.is_dir()]
-    if missing:
-        print(f"error: missing Debian packages; install them with 'apt-get install -y {' '.join(missing)}'",
-              file=sys.stderr)
-        return 1
-    try:
-        import G722  # noqa: F401
-    except ImportError:
-        print("error: the G722 decoder is missing; install it with 'pip install G722'", file=sys.stderr)
+    problem = missing_sources(missing)
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     from vocoder.audio.io import read_audio, write_audio
     from vocoder.errors import VocoderError

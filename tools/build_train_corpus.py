@@ -29,7 +29,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_demo_corpus import SAMPLE_RATE, decode, list_sources  # noqa: E402
+from build_demo_corpus import SAMPLE_RATE, decode, list_sources, missing_sources  # noqa: E402
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
 VOICES = {  # folder under SOUNDS -> Debian package
@@ -72,14 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slow-copies", type=float, default=0.0, help="fraction of clips also written 15%% slower")
     args = ap.parse_args(argv)
     missing = [pkg for voice, pkg in VOICES.items() if not (SOUNDS / voice).is_dir()]
-    if missing:
-        print(f"error: missing Debian packages; install them with 'apt-get install -y {' '.join(missing)}'",
-              file=sys.stderr)
-        return 1
-    try:
-        import G722  # noqa: F401
-    except ImportError:
-        print("error: the G722 decoder is missing; install it with 'pip install G722'", file=sys.stderr)
+    problem = missing_sources(missing)
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     grand = 0.0
     for i, voice in enumerate(VOICES):

@@ -68,6 +68,18 @@ def _first_line(err: Exception) -> str:
     return (text.strip() or type(err).__name__)[:160]
 
 
+def open_session(path: Path, threads: int | None = None, inter_op_threads: int | None = None) -> ort.InferenceSession:
+    """An onnxruntime CPU session of ``path``; a missing or corrupt file is one :class:`ModelError` line."""
+    if not path.is_file():
+        raise ModelError(f"{path}: no such ONNX file")
+    try:
+        return ort.InferenceSession(
+            str(path), session_options(threads, inter_op_threads), providers=["CPUExecutionProvider"]
+        )
+    except Exception as err:  # onnxruntime raises its own untyped errors for corrupt files
+        raise ModelError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
+
+
 class OnnxVocoder(Vocoder):
     """A vocoder ONNX file on onnxruntime (CPU). See :class:`~vocoder.infer.base.Vocoder` for the API."""
 
@@ -76,14 +88,7 @@ class OnnxVocoder(Vocoder):
     def __init__(self, path: str | Path, threads: int | None = None, inter_op_threads: int | None = None) -> None:
         path = Path(path)
         self.source = str(path)
-        if not path.is_file():
-            raise ModelError(f"{path}: no such ONNX file")
-        try:
-            self.session = ort.InferenceSession(
-                str(path), session_options(threads, inter_op_threads), providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:  # onnxruntime raises its own untyped errors for corrupt files
-            raise ModelError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
+        self.session = open_session(path, threads, inter_op_threads)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         if meta.get("vocoder.kind") == "frontend":
             raise ModelError(
@@ -154,14 +159,7 @@ class OnnxFrontend:
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         path = Path(path)
         self.source = str(path)
-        if not path.is_file():
-            raise ModelError(f"{path}: no such ONNX file")
-        try:
-            self.session = ort.InferenceSession(
-                str(path), session_options(threads), providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:
-            raise ModelError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
+        self.session = open_session(path, threads)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         if meta.get("vocoder.kind") != "frontend":
             raise ModelError(f"{path}: not a mel front end (no vocoder.kind = frontend in its metadata)")
