@@ -4,13 +4,14 @@ model, mel file (``.npy`` / ``.npz`` / ``.pt``) or audio file. Files are only re
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vocoder.config import RunConfig, config_from_dict, load_config
-from vocoder.data.manifest import build_manifest
+from vocoder.config import DataConfig, RunConfig, config_from_dict, load_config
+from vocoder.data.manifest import Utterance, scan_audio, split_utterances
 from vocoder.errors import AudioError, ConfigError, ModelError, VocoderError
 
 ONNX_TYPES = {1: "float32", 6: "int32", 7: "int64", 10: "float16", 11: "float64", 16: "bfloat16"}
@@ -26,16 +27,41 @@ def describe_features(cfg: RunConfig) -> str:
 
 
 def describe_data(root: str | Path, cfg: RunConfig | None = None) -> str:
-    kw = {}
-    if cfg is not None:
-        d = cfg.data
-        kw = dict(valid_count=d.valid_count, test_count=d.test_count, split_seed=d.split_seed,
-                  min_seconds=d.min_seconds, extensions=d.extensions)
-    manifest = build_manifest(root, **kw)
-    lines = [f"data: {root}: {manifest.summary()}"]
-    if manifest.skipped:
-        lines.append(f"  skipped {len(manifest.skipped)}: " + "; ".join(manifest.skipped[:3]))
+    """A data folder as training would use it (``cfg.data``'s settings; without ``cfg``, the defaults of a
+    recipe): the split, the sample rates found and, one line each with its reason, every file training
+    would skip (:func:`~vocoder.data.manifest.check_audio_file`). Too few usable files is a line too."""
+    d = cfg.data if cfg is not None else DataConfig()
+    utts, skipped = scan_audio(root, d.min_seconds, d.extensions)
+    try:
+        manifest = split_utterances(root, utts, skipped, d.valid_count, d.test_count, d.split_seed)
+        lines = [f"data: {root}: {manifest.summary()}"]
+    except ConfigError:  # too few files for the split: training would stop here
+        seconds = sum(u.seconds for u in utts)
+        lines = [
+            f"data: {root}: {len(utts)} usable file(s), {seconds:.1f} s: too few to train with "
+            f"{d.valid_count} valid + {d.test_count} test files (data.valid_count, data.test_count)"
+        ]
+    if utts:
+        lines.append("  sample rates: " + _rates_line(utts, cfg.features.sample_rate if cfg is not None else None))
+    if skipped:
+        lines.append(f"  skipped {len(skipped)} file(s), as training skips them (one warning each):")
+        lines.extend(f"    {line}" for line in skipped)
     return "\n".join(lines)
+
+
+def _rates_line(utts: list[Utterance], target: int | None) -> str:
+    """``16000 Hz: 120 files, 48000 Hz: 3 files (resampled to 16000 Hz)``, most common rate first."""
+    counts = Counter(u.sample_rate for u in utts)
+    parts = []
+    for rate, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        part = f"{rate} Hz: {n} file{'s' if n != 1 else ''}"
+        if target is not None and rate != target:
+            part += f" (resampled to {target} Hz)"
+        parts.append(part)
+    line = ", ".join(parts)
+    if target is None and len(counts) > 1:
+        line += " (training resamples every file to its recipe's rate)"
+    return line
 
 
 def describe(path: str | Path, overrides: list[str] | None = None) -> str:
@@ -85,10 +111,15 @@ def _first_line(err: BaseException) -> str:
 
 def describe_onnx(path: str | Path) -> str:
     """An exported model: its vocoder metadata (generator, features, sample rate, hop, streaming) and its
-    graph inputs and outputs with shapes and types."""
-    import onnx
-
+    graph inputs and outputs with shapes and types. Read with the ``onnx`` package (training extra); on a
+    slim install, where only onnxruntime is there, the same lines but opset and parameter count."""
     path = Path(path)
+    try:
+        import onnx
+    except ModuleNotFoundError as err:
+        if err.name != "onnx":
+            raise
+        return _describe_onnx_with_runtime(path)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as err:  # protobuf DecodeError, truncated file...
@@ -96,7 +127,41 @@ def describe_onnx(path: str | Path) -> str:
     meta = {p.key: p.value for p in model.metadata_props}
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
-    lines = [f"onnx: {path}: opset {opset}, {path.stat().st_size / 1e6:.2f} MB, {params:,} parameters"]
+    head = f"onnx: {path}: opset {opset}, {path.stat().st_size / 1e6:.2f} MB, {params:,} parameters"
+    return "\n".join([
+        head, *_onnx_metadata_lines(path, meta),
+        "inputs: " + ", ".join(_onnx_value(v) for v in model.graph.input),
+        "outputs: " + ", ".join(_onnx_value(v) for v in model.graph.output),
+    ])
+
+
+def _describe_onnx_with_runtime(path: Path) -> str:
+    """:func:`describe_onnx` from an onnxruntime session (no ``onnx`` package)."""
+    from vocoder.infer.runtime import open_session
+
+    session = open_session(path, threads=1)
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    head = (
+        f"onnx: {path}: {path.stat().st_size / 1e6:.2f} MB (opset and parameter count need the onnx package: "
+        "pip install 'vocoder[train]')"
+    )
+    return "\n".join([
+        head, *_onnx_metadata_lines(path, meta),
+        "inputs: " + ", ".join(_runtime_value(v) for v in session.get_inputs()),
+        "outputs: " + ", ".join(_runtime_value(v) for v in session.get_outputs()),
+    ])
+
+
+def _runtime_value(value: Any) -> str:
+    """An onnxruntime ``NodeArg`` as :func:`_onnx_value` writes a graph value."""
+    dims = ", ".join("?" if d is None else str(d) for d in value.shape)
+    kind = value.type[len("tensor("):-1] if value.type.startswith("tensor(") else value.type
+    names = {"float": "float32", "double": "float64"}
+    return f"{value.name} ({dims}) {names.get(kind, kind)}"
+
+
+def _onnx_metadata_lines(path: Path, meta: dict[str, str]) -> list[str]:
+    lines = []
     if "vocoder.generator" in meta:
         flags = [name for key, name in (("vocoder.needs_f0", "F0"), ("vocoder.needs_noise", "noise"))
                  if meta.get(key) == "true"]
@@ -121,9 +186,7 @@ def describe_onnx(path: str | Path) -> str:
             pass
     else:
         lines.append("generator: unknown (no vocoder.* metadata: not written by `vocoder export`)")
-    lines.append("inputs: " + ", ".join(_onnx_value(v) for v in model.graph.input))
-    lines.append("outputs: " + ", ".join(_onnx_value(v) for v in model.graph.output))
-    return "\n".join(lines)
+    return lines
 
 
 def _onnx_value(value: Any) -> str:

@@ -3,7 +3,12 @@
 Batches are drawn by step number, not by iterator state: ``batch(step, rank)`` seeds its RNG with
 ``(seed, step, rank)``, so a resumed run sees exactly the batches an uninterrupted run would, and
 each DDP rank sees its own shard. Mels are computed on the fly by the trainer (batched, with the
-recipe's preset); F0 (slow) is computed once per file and cached, keyed by file content and F0 settings.
+recipe's preset); F0 (slow) is computed once per file and cached, keyed by file content and F0 settings;
+when some files are not cached yet, a progress bar "F0 (harvest)" on stderr counts them.
+
+A file that cannot be used (unreadable, silent, shorter than one frame at the feature rate; the manifest
+skips most of these already, :func:`vocoder.data.manifest.check_audio_file`) is one ``warning:`` line and
+is left out, not the end of training.
 
 Paired data (``data.input_root``, e.g. teacher-student distillation): each target file ``ROOT/a/b.wav``
 has a source ``INPUT_ROOT/a/b.<any audio extension>`` from which the trainer computes the input mel; both
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +30,8 @@ import torch
 
 from vocoder.audio.io import read_audio
 from vocoder.config import FeatureConfig
-from vocoder.data.manifest import Utterance
-from vocoder.errors import ConfigError
+from vocoder.data.manifest import Utterance, print_warning
+from vocoder.errors import AudioError, ConfigError
 
 
 def default_cache_dir() -> Path:
@@ -40,17 +46,29 @@ def f0_cache_key(path: Path, features: FeatureConfig) -> str:
     return h.hexdigest()
 
 
-def cached_f0(path: Path, wav: np.ndarray, features: FeatureConfig, cache_dir: Path | None) -> np.ndarray:
-    """F0 ``(len(wav) // hop,)`` of one file, from ``cache_dir`` when present, else extracted and stored."""
+def _f0_cache_file(path: Path, features: FeatureConfig, cache_dir: Path | None) -> Path | None:
+    return None if cache_dir is None else Path(cache_dir) / "f0" / f"{f0_cache_key(path, features)}.npy"
+
+
+def _read_cached_f0(cache_file: Path | None, frames: int) -> np.ndarray | None:
+    if cache_file is None or not cache_file.is_file():
+        return None
+    f0 = np.load(cache_file)
+    return f0 if f0.shape == (frames,) else None
+
+
+def cached_f0(
+    path: Path, wav: np.ndarray, features: FeatureConfig, cache_dir: Path | None, cache_file: Path | None = None
+) -> np.ndarray:
+    """F0 ``(len(wav) // hop,)`` of one file, from ``cache_dir`` when present, else extracted and stored
+    (``cache_file``: its path in the cache when the caller has it already)."""
     from vocoder.audio.f0 import extract_f0
 
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = Path(cache_dir) / "f0" / f"{f0_cache_key(path, features)}.npy"
-        if cache_file.is_file():
-            f0 = np.load(cache_file)
-            if f0.shape == (len(wav) // features.hop,):
-                return f0
+    if cache_file is None:
+        cache_file = _f0_cache_file(path, features, cache_dir)
+    f0 = _read_cached_f0(cache_file, len(wav) // features.hop)
+    if f0 is not None:
+        return f0
     f0 = extract_f0(wav, features.sample_rate, features.hop, features.f0_min, features.f0_max, features.f0_method)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +76,26 @@ def cached_f0(path: Path, wav: np.ndarray, features: FeatureConfig, cache_dir: P
         np.save(tmp, f0.astype(np.float32))
         os.replace(tmp, cache_file)
     return f0
+
+
+def f0_of_files(
+    paths: list[Path], wavs: list[np.ndarray], features: FeatureConfig, cache_dir: Path | None
+) -> list[np.ndarray]:
+    """:func:`cached_f0` of many files. The cached ones are read first; when any is missing, the rest are
+    extracted under a progress bar ``F0 (<method>)`` on stderr (rank 0 only under torchrun)."""
+    from tqdm import tqdm
+
+    cache_files = [_f0_cache_file(p, features, cache_dir) for p in paths]
+    f0s = [_read_cached_f0(c, len(w) // features.hop) for c, w in zip(cache_files, wavs)]
+    missing = [i for i, f0 in enumerate(f0s) if f0 is None]
+    if missing:
+        bar = tqdm(
+            missing, desc=f"F0 ({features.f0_method})", unit="file", file=sys.stderr, mininterval=1.0,
+            disable=os.environ.get("RANK", "0") != "0",
+        )
+        for i in bar:
+            f0s[i] = cached_f0(paths[i], wavs[i], features, cache_dir, cache_files[i])
+    return f0s
 
 
 @dataclass
@@ -106,25 +144,34 @@ class SegmentSampler:
         self.wavs: list[np.ndarray] = []
         self.f0s: list[np.ndarray] = []
         self.sources: list[np.ndarray] | None = [] if input_root else None
+        paths: list[Path] = []
         for utt in utterances:
             path = Path(root) / utt.path
-            wav = read_audio(path, features.sample_rate)
-            source = None
-            if self.sources is not None:
-                source = read_audio(paired_source(Path(input_root), utt.path), features.sample_rate)
-                wav = wav[: len(source)]
+            try:
+                wav = read_audio(path, features.sample_rate)
+                source = None
+                if self.sources is not None:
+                    source = read_audio(paired_source(Path(input_root), utt.path), features.sample_rate)
+                    wav = wav[: len(source)]
+            except AudioError as err:  # e.g. changed since the manifest was made, or a silent paired source
+                print_warning(f"{err}; skipped")
+                continue
             frames = len(wav) // self.hop
             if frames == 0:
+                print_warning(
+                    f"{path}: shorter than one frame ({self.hop} samples at {features.sample_rate} Hz); skipped"
+                )
                 continue
             wav = wav[: frames * self.hop]
+            paths.append(path)
             self.names.append(utt.path)
             self.wavs.append(wav)
             if self.sources is not None:
                 self.sources.append(source[: frames * self.hop])
-            if needs_f0:
-                self.f0s.append(cached_f0(path, wav, features, Path(cache_dir) if cache_dir else None))
+        if needs_f0:
+            self.f0s = f0_of_files(paths, self.wavs, features, Path(cache_dir) if cache_dir else None)
         if not self.wavs:
-            raise ValueError("no usable utterances")
+            raise ConfigError(f"{root}: none of the {len(utterances)} file(s) given is usable (see the warnings)")
         frames = np.array([len(w) // self.hop for w in self.wavs], dtype=np.float64)
         self.weights = frames / frames.sum()  # longer files are drawn more often: uniform over audio
 
