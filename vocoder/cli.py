@@ -340,6 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     except VocoderError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except ModuleNotFoundError as err:  # a slim install (onnxruntime only) asked for torch: one line, no traceback
+        if err.name != "torch" and not (err.name or "").startswith("torch."):
+            raise
+        extra = "from the training extra: pip install 'vocoder[train]'"
+        print(f"error: vocoder {args.command} needs torch for this, {extra}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except BrokenPipeError:  # e.g. `vocoder info ... | head`: the reader left, nothing to report
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0

@@ -111,7 +111,7 @@ def _as_float64(wav: np.ndarray) -> np.ndarray:
 
 
 def _world(x: np.ndarray, sr: int, hop: int, fmin: float, fmax: float, frames: int, method: str) -> np.ndarray:
-    pw = _pyworld()
+    pw = _pyworld(method)
     period_ms = 500.0 * hop / sr  # half a hop: frame 2t + 1 sits exactly at our centre (t + 0.5) * hop
     analyse = pw.harvest if method == "harvest" else pw.dio
     f0, times = analyse(x, sr, f0_floor=float(fmin), f0_ceil=float(fmax), frame_period=period_ms)
@@ -119,8 +119,19 @@ def _world(x: np.ndarray, sr: int, hop: int, fmin: float, fmax: float, frames: i
     return f0[1::2][:frames]
 
 
+def _missing_extra(module: str, method: str | None) -> ConfigError:
+    """The one-line error for an F0 backend that is not installed (the slim install has neither)."""
+    what = f"F0 method {method!r}" if method else "WORLD analysis"
+    return ConfigError(f"{what} needs {module}, from the F0 extra: pip install 'vocoder[f0]'")
+
+
 def _praat(x: np.ndarray, sr: int, hop: int, fmin: float, fmax: float, frames: int) -> np.ndarray:
-    import parselmouth
+    try:
+        import parselmouth
+    except ModuleNotFoundError as err:
+        if err.name != "parselmouth":
+            raise
+        raise _missing_extra("parselmouth (praat-parselmouth)", "praat") from None
 
     pad = int(math.ceil(1.5 / fmin * sr))  # half of Praat's AC window (3 periods of fmin)
     sound = parselmouth.Sound(np.pad(x, pad), sampling_frequency=sr)
@@ -148,11 +159,15 @@ def _sample_at(times: np.ndarray, f0: np.ndarray, at: np.ndarray, step: float) -
     return np.where(outside, 0.0, out)
 
 
-def _pyworld() -> types.ModuleType:
-    """Import pyworld; 0.3.5 reads its own version via ``pkg_resources``, gone from setuptools >= 81."""
+def _pyworld(method: str | None = None) -> types.ModuleType:
+    """Import pyworld; 0.3.5 reads its own version via ``pkg_resources``, gone from setuptools >= 81.
+    Not installed: a :class:`ConfigError` line naming the ``f0`` extra (and ``method``, the F0 method
+    asked for, if any)."""
     try:
         return importlib.import_module("pyworld")
     except ModuleNotFoundError as err:
+        if err.name == "pyworld":
+            raise _missing_extra("pyworld", method) from None
         if err.name != "pkg_resources":
             raise
     shim = types.ModuleType("pkg_resources")
