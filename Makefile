@@ -3,8 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEMO_MODEL ?= wavehax
-DEMO_OUT ?= runs/demo-$(DEMO_MODEL)
+DEMO_OUT ?= runs/demo
+DEMO_ARGS ?=
 
 .PHONY: venv test demo clean
 
@@ -21,8 +21,10 @@ test: venv
 	$(BIN)/ruff check vocoder tests tools
 	$(BIN)/python -m pytest -q
 
+# every shipped checkpoint on the held-out clips (torch + ONNX), a short GAN fine-tune, HTML reports;
+# DEMO_ARGS=--quick: 2 clips, 2 steps, no MOS (tools/run_demo.py --help)
 demo: venv
-	$(BIN)/python tools/run_demo.py --model $(DEMO_MODEL) --out $(DEMO_OUT)
+	$(BIN)/python tools/run_demo.py --out $(DEMO_OUT) $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
