@@ -55,6 +55,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from vocoder import output_paths
 from vocoder.errors import ConfigError, ModelError
 
 BACKENDS = ("torch", "onnx")
@@ -409,17 +410,8 @@ def format_markdown(report: BenchReport) -> str:
 
 def check_json_path(path: str | Path) -> Path:
     """Refuse (one :class:`ConfigError` line) a ``--json`` path that is a folder or cannot be written, before
-    the bench runs: its folder is created and a test file written and deleted there."""
-    text, path = str(path), Path(path)
-    if path.is_dir() or text.endswith(("/", os.sep)):
-        raise ConfigError(f"{path}: is a folder; --json is the path of the JSON file to write")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
-            pass
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot write the JSON file here ({err.strerror or type(err).__name__})") from None
-    return path
+    the bench runs (:func:`vocoder.output_paths.check_out_file`)."""
+    return output_paths.check_out_file(path, "JSON file", "--json is the path of the JSON file to write")
 
 
 def write_json(report: BenchReport, path: str | Path) -> None:
@@ -427,7 +419,7 @@ def write_json(report: BenchReport, path: str | Path) -> None:
     try:
         path.write_text(json.dumps(report.to_dict(), indent=1) + "\n")
     except OSError as err:
-        raise ConfigError(f"{path}: cannot write the JSON file ({err.strerror or type(err).__name__})") from None
+        raise ConfigError(f"{path}: cannot write the JSON file ({output_paths.os_reason(err)})") from None
 
 
 if __name__ == "__main__":  # worker process of run_worker

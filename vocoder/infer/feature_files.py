@@ -44,7 +44,8 @@ from vocoder.config import FeatureConfig
 from vocoder.errors import AudioError, ConfigError, InputError, VocoderError
 from vocoder.infer.checks import features_label, mel_field, to_numpy
 from vocoder.infer.inputs import METADATA_KEYS, NONE_VALUE, _extract, fit_f0
-from vocoder.infer.synthesize import Summary, check_out_dir, collect_inputs
+from vocoder.infer.synthesize import Summary, collect_inputs
+from vocoder.output_paths import check_out_dir, os_reason
 
 FEATURE_SUFFIX = ".npz"
 
@@ -184,7 +185,7 @@ def write_feature_files(
     out_dir = Path(out_dir)
     jobs, problems = collect_inputs(list(inputs), from_audio=True, suffix=FEATURE_SUFFIX)
     if jobs:
-        check_out_dir(out_dir)
+        check_out_dir(out_dir, "feature files")
     summary = Summary(out_dir=out_dir, what="feature (.npz)")
     for source, message in problems:
         report(f"error: {message}")
@@ -207,7 +208,7 @@ def write_feature_files(
                 save_feature_file(target_path, data)
             except OSError as err:  # the next files would fail the same way (full disk, read-only folder)
                 raise ConfigError(
-                    f"{target_path}: cannot write the feature file ({err.strerror or type(err).__name__}); "
+                    f"{target_path}: cannot write the feature file ({os_reason(err)}); "
                     f"stopped after {len(summary.written)} of {len(jobs)} file(s)"
                 ) from None
             summary.written.append(target_path)

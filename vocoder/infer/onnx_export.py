@@ -33,8 +33,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import os
-import tempfile
 import warnings
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -47,7 +45,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from vocoder import __version__
+from vocoder import __version__, output_paths
 from vocoder.config import RunConfig
 from vocoder.errors import ConfigError, ModelError
 from vocoder.infer.context import stream_context
@@ -295,22 +293,10 @@ def check_parity(
 
 
 def check_out_file(out_path: str | Path) -> Path:
-    """Refuse (one :class:`ConfigError` line) an ``--out`` that is a folder or cannot be written: its folder
-    is created and a test file written and deleted there, before any export work."""
-    text = str(out_path)
-    out_path = Path(out_path)
-    if out_path.is_dir() or text.endswith(("/", os.sep)):
-        raise ConfigError(
-            f"{out_path}: is a folder; --out is the path of the .onnx file to write (e.g. {out_path / 'model.onnx'})"
-        )
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp"):
-            pass
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise ConfigError(f"{out_path}: cannot write the ONNX file here ({reason})") from None
-    return out_path
+    """Refuse (one :class:`ConfigError` line) an ``--out`` that is a folder or cannot be written, before
+    any export work (:func:`vocoder.output_paths.check_out_file`)."""
+    hint = f"--out is the path of the .onnx file to write (e.g. {Path(out_path) / 'model.onnx'})"
+    return output_paths.check_out_file(out_path, "ONNX file", hint)
 
 
 def export_onnx(
@@ -336,7 +322,7 @@ def export_onnx(
         if front_path is not None:
             report.frontend = export_frontend(cfg.features, front_path, opset, vocoder_file=out_path.name)
     except OSError as err:  # e.g. the disk filled up while writing
-        raise ConfigError(f"{out_path}: cannot write the ONNX file ({err.strerror or type(err).__name__})") from None
+        raise ConfigError(f"{out_path}: cannot write the ONNX file ({output_paths.os_reason(err)})") from None
     except (RuntimeError, ValueError, onnx.checker.ValidationError) as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise ModelError(f"{model_path}: ONNX export failed ({first})") from None

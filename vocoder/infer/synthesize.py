@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from vocoder import output_paths
 from vocoder.audio.io import write_audio
 from vocoder.audio.mel_presets import PRESETS
 from vocoder.errors import ConfigError, InputError, VocoderError
@@ -50,6 +50,7 @@ from vocoder.infer.inputs import (
     load_audio_input,
     load_mel,
 )
+from vocoder.output_paths import os_reason
 
 
 @dataclass
@@ -85,29 +86,12 @@ class _WriteFailed(Exception):
 
     def __init__(self, target: Path, err: OSError) -> None:
         super().__init__(str(target))
-        self.target, self.reason = target, _reason(err)
-
-
-def _reason(err: OSError) -> str:
-    return err.strerror or type(err).__name__
+        self.target, self.reason = target, os_reason(err)
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
-    """Create ``out_dir`` and write (and delete) a test file in it; a folder that cannot hold the wavs is
-    one :class:`ConfigError` line, raised before any synthesis."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"{out_dir}: not a folder (--out is the folder the wav files are written to)")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"{out_dir}: cannot create the output folder ({_reason(err)})") from None
-    try:
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test.", suffix=".tmp"):
-            pass
-    except OSError as err:
-        raise ConfigError(f"{out_dir}: cannot write to the output folder ({_reason(err)})") from None
-    return out_dir
+    """Create ``out_dir`` and test-write it before any synthesis (see :mod:`vocoder.output_paths`)."""
+    return output_paths.check_out_dir(out_dir, "wav files")
 
 
 def _stderr_line(text: str) -> None:

@@ -53,6 +53,7 @@ from vocoder.losses.adversarial import (
     generator_adversarial_loss,
 )
 from vocoder.models.factory import build_discriminator, build_generator
+from vocoder.output_paths import os_reason
 from vocoder.train import checkpoint as ckpt
 from vocoder.train.logging import RunLogger
 
@@ -215,6 +216,7 @@ class Trainer:
         self.best = math.inf
         self.nonfinite_total = 0
         self.nonfinite_run = 0
+        self._mos_warned = False  # the missing-predictor warning is said once per run
         self.ckpt_root = self.out / "checkpoints"
         self.saved_step: int | None = None  # step of the newest checkpoint this run wrote or resumed from
         resumed = None
@@ -244,7 +246,7 @@ class Trainer:
         try:
             self.logger = RunLogger(self.out, enabled=self.dist.main)
         except OSError as err:
-            raise ConfigError(f"{self.out / 'logs'}: cannot write the TensorBoard logs ({_reason(err)})") from None
+            raise ConfigError(f"{self.out / 'logs'}: cannot write the TensorBoard logs ({os_reason(err)})") from None
 
     def _write_run_files(self, clear: bool) -> bool:
         """Rank 0, once everything is built and loaded: delete the old run (``clear``, i.e. ``--force``),
@@ -258,7 +260,7 @@ class Trainer:
             save_config(self.cfg, self.out / "config.yaml")
             self.manifest.save(self.out / "manifest.json")
         except OSError as err:
-            raise ConfigError(f"{self.out}: cannot write the run folder ({_reason(err)})") from None
+            raise ConfigError(f"{self.out}: cannot write the run folder ({os_reason(err)})") from None
         return any(name.endswith(ckpt.OLD_SUFFIX) for name in repaired)
 
     # ----------------------------------------------------------------------------------- building
@@ -486,7 +488,7 @@ class Trainer:
         try:
             scores = [s for s in distill_mos(wavs, sample_rate) if math.isfinite(s)]
         except VocoderError as err:
-            if not getattr(self, "_mos_warned", False):
+            if not self._mos_warned:
                 self._warn(f"validation Distill-MOS skipped: {err}")
                 self._mos_warned = True
             return None
@@ -564,7 +566,7 @@ class Trainer:
                     ckpt.save_best(self.ckpt_root, folder)
             except OSError as err:
                 raise TrainingError(
-                    f"{self.ckpt_root}: cannot write the checkpoint of step {self.step} ({_reason(err)}); "
+                    f"{self.ckpt_root}: cannot write the checkpoint of step {self.step} ({os_reason(err)}); "
                     f"{self._last_saved_text()}"
                 ) from None
         if folder is not None or not self.dist.main:
@@ -719,8 +721,6 @@ class Trainer:
         return last_metrics
 
 
-def _reason(err: OSError) -> str:
-    return err.strerror or type(err).__name__
 
 
 def train(
