@@ -44,3 +44,40 @@ def test_validation_logs_distill_mos_when_asked(tmp_path, recipe_factory):
     assert 1.0 <= metrics["valid/distill_mos"] <= 5.0
     trainer.cfg.train.valid_mos = False
     assert "valid/distill_mos" not in trainer.validate(log_media=False)
+
+
+def test_init_from_restores_the_discriminator_from_trainer_state_or_its_safetensors(tmp_path, recipe_factory):
+    """train.init_from loads D too when the source has D weights (a run's trainer.pt, or a shipped folder's
+    discriminator.safetensors); another discriminator set starts fresh and the report says why."""
+    from safetensors.torch import save_file
+
+    from vocoder.train.checkpoint import load_state
+    from vocoder.train.warm_start import DISCRIMINATOR_FILE
+
+    base = recipe_factory("istftnet", ("pwg",), steps=2)
+    base["train"].update(save_every=2, eval_every=100)
+    Trainer(config_from_dict(base), tmp_path / "a", progress=False).fit()
+    step = tmp_path / "a" / "checkpoints" / "step-00000002"
+    source_d = load_state(step)["discriminator"]
+
+    tuned = Trainer(config_from_dict(base, overrides=[f"train.init_from={tmp_path / 'a'}"]), tmp_path / "b",
+                    progress=False)
+    assert all(torch.equal(v, source_d[k]) for k, v in tuned.discriminator.state_dict().items())
+    assert tuned.step == 0
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for name in ("model.safetensors", "config.yaml"):
+        (shipped / name).write_bytes((step / name).read_bytes())
+    save_file({k: v.contiguous() for k, v in source_d.items()}, str(shipped / DISCRIMINATOR_FILE))
+    from vocoder.train.warm_start import warm_start
+
+    fresh = Trainer(config_from_dict(base), tmp_path / "c", progress=False)
+    report = warm_start(str(shipped), fresh.generator, fresh.discriminator)
+    assert report.discriminator == f"initialised from {shipped}"
+    assert all(torch.equal(v, source_d[k]) for k, v in fresh.discriminator.state_dict().items())
+
+    other = recipe_factory("istftnet", ("msstft",), steps=2)
+    other_trainer = Trainer(config_from_dict(other), tmp_path / "d", progress=False)
+    report = warm_start(str(shipped), other_trainer.generator, other_trainer.discriminator)
+    assert report.discriminator.startswith("fresh (the source's discriminators differ")

@@ -210,9 +210,10 @@ def load_state(folder: Path) -> dict[str, Any]:
         raise ModelError(f"{folder / STATE_FILE}: cannot load trainer state ({type(err).__name__})") from None
 
 
-def load_weights(folder: Path) -> dict[str, torch.Tensor]:
-    """Generator weights of a checkpoint folder (safetensors only: loading never runs code)."""
-    path = folder / MODEL_FILE
+def load_weights(folder: Path, file: str = MODEL_FILE) -> dict[str, torch.Tensor]:
+    """Weights of a checkpoint folder: the generator's (``file``: another safetensors file of it, e.g. the
+    discriminator's); safetensors only, so loading never runs code."""
+    path = folder / file
     if not path.is_file():
         raise ModelError(f"{path}: no model weights")
     try:

@@ -21,12 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import nn
 
 from vocoder.config import load_config
-from vocoder.errors import ConfigError, ModelError, VocoderError
+from vocoder.errors import ConfigError, VocoderError
 from vocoder.train import checkpoint as ckpt
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
@@ -83,12 +81,8 @@ def _source_weights(source: str) -> tuple[Path, dict[str, torch.Tensor], bool, P
 def _discriminator_weights(folder: Path | None) -> dict[str, torch.Tensor] | None:
     if folder is None:
         return None
-    path = folder / DISCRIMINATOR_FILE
-    if path.is_file():
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:80]})") from None
+    if (folder / DISCRIMINATOR_FILE).is_file():
+        return ckpt.load_weights(folder, DISCRIMINATOR_FILE)
     if (folder / ckpt.STATE_FILE).is_file():
         state = ckpt.load_state(folder)
         return state.get("discriminator")
