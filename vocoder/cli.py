@@ -1,4 +1,4 @@
-"""Command-line front end: ``vocoder train | synthesize | features | export | evaluate | bench | info``.
+"""Command-line front end: ``vocoder train | train-f0 | synthesize | features | export | evaluate | bench | info``.
 
 Only argument parsing lives here; each subcommand calls into the package. A :class:`VocoderError`
 (a user mistake: bad file, bad config) is printed as one ``error:`` line with exit code 1.
@@ -111,12 +111,22 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_train_f0(args: argparse.Namespace) -> int:
+    from vocoder.train.f0_training import train_f0_predictor
+
+    train_f0_predictor(
+        args.model, args.data, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+        cache_dir=args.cache_dir, threads=args.threads, log=lambda m: print(m, file=sys.stderr),
+    )
+    return 0
+
+
 def _run_synthesize(args: argparse.Namespace) -> int:
     from vocoder.infer.synthesize import synthesize_files
 
     summary = synthesize_files(
         args.model, args.inputs, args.out, f0_from_audio=args.f0_from_audio, from_audio=args.from_audio,
-        threads=args.threads, mel_preset=args.mel_preset,
+        threads=args.threads, mel_preset=args.mel_preset, f0_scale=args.f0_scale, predict_f0=args.predict_f0,
     )
     print(summary.line())
     return 0 if summary.ok else EXIT_USER_ERROR
@@ -143,7 +153,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     factors = parse_factors(args.f0_factors)
     report = evaluate(
         args.model, args.data, f0_factors=factors, out=args.out, log=lambda m: print(m, file=sys.stderr),
-        mos=not args.no_mos, html=args.html,
+        mos=not args.no_mos, html=args.html, predicted_f0=args.predicted_f0,
     )
     print(format_markdown(report))
     if args.out:
@@ -233,8 +243,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--f0-from-audio", metavar="DIR", help="extract F0 from reference audio of the same names")
     p.add_argument("--from-audio", action="store_true", help="inputs are audio: copy synthesis wav -> mel -> wav")
+    p.add_argument(
+        "--f0-scale", type=float, default=1.0, metavar="FACTOR",
+        help="multiply F0 (given or predicted) by FACTOR before synthesis: a pitch shift (models with F0 only)",
+    )
+    p.add_argument(
+        "--predict-f0", action="store_true",
+        help="ignore every F0 source and use the model's F0 predictor (models trained with `vocoder train-f0`)",
+    )
     p.add_argument("--threads", type=int, default=None, help="CPU threads")
     p.set_defaults(func=_run_synthesize)
+
+    p = sub.add_parser(
+        "train-f0", help="train the mel -> F0 predictor of a model that needs F0 (Wavehax)",
+        description="Train a small F0 + voicing predictor from the log-mel on the audio under --data (F0 labels: "
+        "the model's own F0 method and range, cached) and store it in the model folder "
+        "(f0_predictor.safetensors + f0_predictor.yaml). Synthesis without F0 then uses it, and `vocoder export` "
+        "writes one graph mel -> F0 -> waveform.",
+        epilog="examples:\n  vocoder train-f0 checkpoints/demo-wavehax --data recipes/demo/wavs\n"
+        "  vocoder synthesize checkpoints/demo-wavehax mels/ --out wavs/       # F0 from the predictor",
+    )
+    p.add_argument("model", help="model folder (a checkpoint folder with model.safetensors)")
+    p.add_argument("--data", nargs="+", required=True, help="folders of training audio (their train split is used)")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", default=None, help="F0 label cache (default: the training cache)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads")
+    p.set_defaults(func=_run_train_f0)
 
     p = sub.add_parser(
         "features", help="audio -> mel (and F0) .npz files matched to a model or preset",
@@ -296,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-mos", action="store_true",
         help="skip the MOS predictors (Distill-MOS, DNSMOS P.808/SIG/BAK/OVRL), which are on by default",
+    )
+    p.add_argument(
+        "--predicted-f0", action="store_true",
+        help="synthesize with the model's F0 predictor instead of the recordings' F0, and score the predictor",
     )
     p.set_defaults(func=_run_evaluate)
 

@@ -29,6 +29,7 @@ Report layout (JSON-ready; missing values are None)::
                  {"label", "mean": {metric: value}, "count": {metric: n},
                   "utterances": [{"path", "seconds", metric..., "pesq_wb_error"[, "mos_error"]}]}},
      "f0_factors": None | [{"factor", "mean", "count", "utterances": [{"path", "f0_rmse_cents", "vuv_error"}]}],
+     "f0_predictor": None | {"mean", "count", "utterances": [{"path", "f0_rmse_cents", "vuv_error"}]},  # --predicted-f0
      "skipped": ["path: reason"]}
 
 ``metrics`` and ``better`` list the metrics computed (the MOS ones only with ``mos``).
@@ -237,12 +238,15 @@ def evaluate(
     log: Callable[[str], None] | None = None,
     mos: bool = True,
     html: str | Path | None = None,
+    predicted_f0: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``model`` (a path for :func:`vocoder.load`, or a loaded vocoder) by copy synthesis of
     ``data`` (folder of audio, evaluated whole, or manifest JSON, its test split); returns the report
     (see the module docstring) and writes it as JSON to ``out`` when given (checked writable first).
     ``mos`` adds the Distill-MOS and DNSMOS predictions. Unusable files are listed in ``skipped``.
-    ``html`` (a folder, checked writable first) gets the page of :mod:`vocoder.eval.report_html`."""
+    ``html`` (a folder, checked writable first) gets the page of :mod:`vocoder.eval.report_html`.
+    ``predicted_f0``: an F0 model synthesizes with its F0 predictor instead of the recording's F0, and
+    the report's ``f0_predictor`` holds the predictor's F0 RMSE / V/UV error against that F0."""
     out = check_writable(out) if out is not None else None
     page = None
     if html is not None:
@@ -254,6 +258,8 @@ def evaluate(
     if factors is not None and not vocoder_.needs_f0:
         name = getattr(vocoder_, "generator_name", "this model")
         raise InputError(f"--f0-factors: {name} takes no F0 input, so its F0 cannot be scaled")
+    if predicted_f0 and not getattr(vocoder_, "predicts_f0", False):
+        raise InputError(f"--predicted-f0: {source} has no F0 predictor (`vocoder train-f0` trains one)")
     features = resolve_features(vocoder_.features)
     sr, hop = features.sample_rate, features.hop
     min_frames = int(getattr(vocoder_, "min_frames", 1))
@@ -267,7 +273,8 @@ def evaluate(
         except ModelError as err:
             raise ModelError(f"{err} (or leave the MOS predictors out with --no-mos)") from None
     names = METRIC_NAMES + (MOS_NAMES if mos else ())
-    generator = str(getattr(vocoder_, "generator_name", "model"))
+    generator = str(getattr(vocoder_, "generator_name", "model")) + (" (predicted F0)" if predicted_f0 else "")
+    predictor_rows: list[dict[str, Any]] = []
     labels = {"model": generator, "griffin_lim": f"Griffin-Lim ({griffin_lim_iters} it.)", "recordings": "recordings"}
 
     rows: dict[str, list[dict[str, Any]]] = {key: [] for key in SYSTEMS}
@@ -282,7 +289,13 @@ def evaluate(
                 raise InputError(f"{frames} frames is shorter than the model's minimum of {min_frames}")
             mel = log_mel_numpy(wav, features)
             ref_f0 = f0_of(wav, features)
-            generated = vocoder_.synthesize(mel, f0=ref_f0 if vocoder_.needs_f0 else None, seed=seed)
+            model_f0 = ref_f0 if vocoder_.needs_f0 else None
+            if predicted_f0:
+                model_f0 = vocoder_.predict_f0(mel[None])[0]
+                predictor_rows.append({"path": name, **_finite(
+                    {"f0_rmse_cents": f0_rmse_cents(ref_f0, model_f0), "vuv_error": vuv_error(ref_f0, model_f0)}
+                )})
+            generated = vocoder_.synthesize(mel, f0=model_f0, seed=seed)
             # inside the try: a diverged model's NaN output is one skipped file with its reason
             model_scores = compute_metrics(wav, generated, features, ref_f0)
         except VocoderError as err:
@@ -342,8 +355,12 @@ def evaluate(
         "better": {name: BETTER[name] for name in names},
         "systems": systems,
         "f0_factors": factor_report,
+        "f0_predictor": None,
         "skipped": skipped,
     }
+    if predicted_f0:
+        mean, count = _summary(predictor_rows, F0_FACTOR_METRICS)
+        report["f0_predictor"] = {"mean": mean, "count": count, "utterances": predictor_rows}
     if out is not None:
         _write_report(out, report)
     if page is not None:
@@ -380,6 +397,11 @@ def format_markdown(report: dict[str, Any]) -> str:
             "recordings: each metric of the reference audio itself, the ceiling (intrusive metrics are "
             "trivially 0 / PESQ-WB 4.64 there)."
         )
+    predictor = report.get("f0_predictor")
+    if predictor:
+        rmse = _cell(predictor["mean"]["f0_rmse_cents"], "{:.1f}")
+        vuv = _cell(predictor["mean"]["vuv_error"], "{:.2f}", percent=True)
+        lines.append(f"F0 predictor against the recordings' F0: RMSE {rmse} cent, V/UV error {vuv} %.")
     if report["f0_factors"]:
         rmse_head, vuv_head = _header("F0 RMSE [cent]", "f0_rmse_cents"), _header("V/UV error [%]", "vuv_error")
         lines += ["", f"| F0 factor | {rmse_head} | {vuv_head} |", "|---|---|---|"]

@@ -4,15 +4,18 @@ Torch-free (numpy only), so the onnxruntime backend can build on it. A backend f
 and implements :meth:`Vocoder.run` on checked arrays; input checks, seeded noise and batching live here
 once.
 
-``synthesize(mel, f0=None, seed=0)``: mel ``(n_mels, T)`` -> waveform ``(T * hop,)`` float32, or mel
-``(B, n_mels, T)`` -> ``(B, T * hop)``. ``f0`` (Hz, 0 = unvoiced) is ``(T,)`` / ``(B, T)``; it is required
-when ``needs_f0`` and ignored otherwise. Noise and start phase come from ``seed``
+``synthesize(mel, f0=None, seed=0, f0_scale=1.0)``: mel ``(n_mels, T)`` -> waveform ``(T * hop,)``
+float32, or mel ``(B, n_mels, T)`` -> ``(B, T * hop)``. ``f0`` (Hz, 0 = unvoiced) is ``(T,)`` / ``(B, T)``;
+it is required when ``needs_f0`` unless the model carries an F0 predictor (``predicts_f0``: then F0 comes
+from the mel, and the model says so once), and ignored otherwise; ``f0_scale`` multiplies it (given or
+predicted) before synthesis. Noise and start phase come from ``seed``
 (:mod:`vocoder.infer.noise`), so equal seeds give equal waveforms on both backends. Inputs longer than
 ``chunk_frames`` frames are synthesized window by window in bounded memory (:mod:`vocoder.infer.chunking`).
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ import numpy as np
 
 from vocoder.config import FeatureConfig, RunConfig
 from vocoder.errors import InputError
-from vocoder.infer.checks import check_f0, check_seed, prepare_mel
+from vocoder.infer.checks import check_f0, check_f0_scale, check_seed, prepare_mel
 from vocoder.infer.noise import noise_segment, start_phase
 
 _WHAT = {
@@ -94,6 +97,10 @@ class Vocoder(ABC):
     features: FeatureConfig
     config: RunConfig
     context: StreamContext
+    predicts_f0: bool = False  # an F0 predictor stands in when no F0 is given (needs_f0 models)
+    f0_in_graph: bool = False  # the predictor runs inside the backend's graph (ONNX mel -> F0 -> waveform)
+    f0_context: int = 0  # frames the predictor reaches on each side (included in ``context``)
+    _said_predicted: bool = False
 
     @abstractmethod
     def run(
@@ -148,20 +155,31 @@ class Vocoder(ABC):
         return out
 
     def synthesize(
-        self, mel: Any, f0: Any = None, seed: int = 0, mel_preset: str | None = None, check_values: bool = True
+        self, mel: Any, f0: Any = None, seed: int = 0, mel_preset: str | None = None, check_values: bool = True,
+        f0_scale: float = 1.0,
     ) -> np.ndarray:
         """mel ``(n_mels, T)`` -> ``(T * hop,)``, or ``(B, n_mels, T)`` -> ``(B, T * hop)``, float32.
 
         The mel is checked and oriented as ``vocoder synthesize`` checks mel files
         (:func:`~vocoder.infer.checks.prepare_mel`): ``(T, n_mels)`` is transposed, dB/linear/normalised
         mels and a declared ``mel_preset`` other than the model's features are refused. ``check_values=False``
-        skips only the log-mel value range (random mels in benchmarks)."""
+        skips only the log-mel value range (random mels in benchmarks). ``f0_scale`` multiplies F0 (given
+        or predicted; a pitch shift)."""
         mel3, batched = prepare_mel(
             mel, self.features, min_frames=self.min_frames, mel_preset=mel_preset, check_values=check_values
         )
         batch, _, frames = mel3.shape
         f0b = self.check_f0(f0, batch, frames, batched)
         seed = check_seed(seed)
+        scale = check_f0_scale(f0_scale) if self.needs_f0 else 1.0
+        if self.needs_f0 and f0b is None:  # check_f0 let it through: the model predicts F0
+            if self.f0_in_graph:
+                noise, phase = self.random_inputs(seed, batch, 0, frames)
+                wav = self.run_predicting_f0(mel3, noise, phase, scale)
+                return wav if batched else wav[0]
+            f0b = self.predict_f0(mel3)
+        if f0b is not None and scale != 1.0:
+            f0b = (f0b * np.float32(scale)).astype(np.float32)
         if self.chunk_frames and frames > self.chunk_frames and self._can_chunk():
             from vocoder.infer.chunking import synthesize_chunked
 
@@ -183,12 +201,33 @@ class Vocoder(ABC):
         return False
 
     def check_f0(self, f0: Any, batch: int, frames: int, batched: bool) -> np.ndarray | None:
-        """Checked ``(B, T)`` float32 F0 when the model uses it, else None (a given F0 is ignored)."""
+        """Checked ``(B, T)`` float32 F0 when the model uses it, else None (a given F0 is ignored).
+
+        None also when the model predicts F0 and none is given (said once per model on stderr)."""
         if not self.needs_f0:
             return None
         if f0 is None:
-            raise InputError(f"{self.generator_name} needs F0 (one value in Hz per mel frame, 0 = unvoiced)")
+            if not self.predicts_f0:
+                raise InputError(f"{self.generator_name} needs F0 (one value in Hz per mel frame, 0 = unvoiced)")
+            if not self._said_predicted:
+                self._said_predicted = True
+                print(f"note: {self.source}: no F0 given; F0 from the model's predictor (mel -> F0)", file=sys.stderr)
+            return None
+        if self.f0_in_graph:
+            raise InputError(f"{self.source}: this graph predicts F0 from the mel and takes no F0 input; to give F0, "
+                             "use the model folder or a graph exported with `vocoder export --f0-input`")
         return check_f0(f0, batch, frames, batched)
+
+    def predict_f0(self, mel: np.ndarray) -> np.ndarray:
+        """Checked mel ``(B, n_mels, T)`` -> predicted F0 ``(B, T)`` float32 Hz (0 = unvoiced); backends whose
+        model carries an F0 predictor outside the graph implement it."""
+        raise InputError(f"{self.source}: this model has no F0 predictor")
+
+    def run_predicting_f0(
+        self, mel: np.ndarray, noise: np.ndarray | None, phase: np.ndarray | None, f0_scale: float
+    ) -> np.ndarray:
+        """Like :meth:`run` for graphs that predict F0 inside (``f0_in_graph``): ``(B, T * hop)`` float32."""
+        raise InputError(f"{self.source}: this model does not predict F0 inside its graph")
 
     def random_inputs(self, seed: int, batch: int, start: int, frames: int) -> tuple[np.ndarray | None, ...]:
         """(noise ``(B, 1, frames * hop)`` for frames ``[start, start + frames)``, start phase ``(B, 1)``

@@ -459,6 +459,17 @@ def check_f0(f0: Any, batch: int, frames: int, batched: bool) -> np.ndarray:
     return arr
 
 
+def check_f0_scale(scale: Any) -> float:
+    """``scale`` as a float; :class:`InputError` unless it is a finite number > 0."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise InputError(f"f0_scale: expected a number > 0, got {scale!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise InputError(f"f0_scale: expected a finite number > 0, got {scale!r}")
+    return value
+
+
 def check_seed(seed: Any) -> int:
     """``seed`` as an int; :class:`InputError` unless it is a non-negative integer."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

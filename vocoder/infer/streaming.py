@@ -18,6 +18,10 @@ audio for a frame comes out ``right`` frames after it went in. Wavehax models wi
 layer norm (``framewise_norm: false``, the reference's default) cannot be streamed exactly: they are
 refused with a :class:`~vocoder.errors.ModelError`.
 
+A model with an F0 predictor streams without F0 too: the F0 of a frame is predicted once the
+predictor's reach of frames after it has arrived, and the generator's window then waits on predicted
+frames (the context includes both reaches).
+
 * :class:`StreamingSynthesizer`: ``push(mel, f0=None) -> audio``, ``flush() -> audio``.
 * :func:`stream`: the same as a generator over chunks (what ``vocoder.stream`` returns).
 * :func:`chunk_latencies`: seconds each push took, for ``vocoder bench``.
@@ -33,7 +37,7 @@ import numpy as np
 
 from vocoder.errors import InputError, ModelError
 from vocoder.infer.base import Vocoder
-from vocoder.infer.checks import check_mel, check_seed
+from vocoder.infer.checks import check_f0_scale, check_mel, check_seed
 from vocoder.infer.noise import phase_advance, start_phase
 
 
@@ -45,12 +49,15 @@ class StreamingSynthesizer:
     ``model.synthesize(whole_mel, whole_f0, seed)``.
     """
 
-    def __init__(self, model: Vocoder, seed: int = 0) -> None:
+    def __init__(self, model: Vocoder, seed: int = 0, f0_scale: float = 1.0) -> None:
         if not model.context.exact:
             raise ModelError(f"{model.source}: cannot stream this model: {model.context.reason}")
         self.model = model
         self.seed = check_seed(seed)
+        self.f0_scale = check_f0_scale(f0_scale)
         self.left, self.right = model.context.left, model.context.right
+        self._predicting: bool | None = None  # F0 from the model's predictor (decided by the first push)
+        self._f0_known = 0  # frames [0, _f0_known) have their F0 (given F0: every received frame)
         self._mel: np.ndarray | None = None  # buffered frames [start, received), (B, n_mels, n)
         self._f0: np.ndarray | None = None
         self._phase: np.ndarray | None = None  # prior phase at frame ``start``, (B, 1) float64
@@ -75,11 +82,35 @@ class StreamingSynthesizer:
         elif batched != self._batched or batch != self._mel.shape[0]:
             raise InputError(f"stream: chunk shape {np.shape(mel)} does not continue the earlier chunks")
         f0_chunk = self.model.check_f0(f0, batch, frames, batched)
+        predicting = self.model.needs_f0 and f0_chunk is None
+        if self._predicting is None:
+            self._predicting = predicting
+            if predicting:  # the predictor's reach is part of the context; the generator needs the rest
+                self.left -= self.model.f0_context
+                self.right -= self.model.f0_context
+        elif predicting != self._predicting:
+            raise InputError("stream: F0 was given with some chunks and not with others")
         self._mel = np.concatenate([self._mel, chunk], axis=2)
         if f0_chunk is not None:
-            self._f0 = np.concatenate([self._f0, f0_chunk], axis=1)
+            self._f0 = np.concatenate([self._f0, f0_chunk * np.float32(self.f0_scale)], axis=1)
         self.received += frames
-        return self._emit(self.received - self.right)
+        if self._predicting:
+            self._predict_f0(self.received - self.model.f0_context)
+        else:
+            self._f0_known = self.received
+        return self._emit(self._f0_known - self.right)
+
+    def _predict_f0(self, upto: int) -> None:
+        """Predicted F0 of frames ``[_f0_known, upto)``, from a mel window that holds the predictor's reach
+        on both sides (or the utterance edge), so it equals prediction over the whole utterance."""
+        upto = min(upto, self.received)
+        if upto <= self._f0_known:
+            return
+        a = max(self.start, self._f0_known - self.model.f0_context)
+        pred = self.model.predict_f0(self._mel[:, :, a - self.start :])
+        new = pred[:, self._f0_known - a : upto - a] * np.float32(self.f0_scale)
+        self._f0 = np.concatenate([self._f0, new.astype(np.float32)], axis=1)
+        self._f0_known = upto
 
     def flush(self) -> np.ndarray:
         """The audio of the frames still held back; ends the stream."""
@@ -87,6 +118,8 @@ class StreamingSynthesizer:
             raise InputError("stream: no mel chunk was given")
         if self.received < self.model.min_frames:
             raise InputError(f"mel: has {self.received} frames; this model needs at least {self.model.min_frames}")
+        if self._predicting:
+            self._predict_f0(self.received)
         out = self._emit(self.received)
         self.finished = True
         return out
@@ -97,7 +130,7 @@ class StreamingSynthesizer:
         return out if self._batched else out[0]
 
     def _emit(self, upto: int) -> np.ndarray:
-        a, b = max(0, self.emitted - self.left), self.received
+        a, b = max(0, self.emitted - self.left), self._f0_known
         if upto <= self.emitted or b - a < self.model.min_frames:
             return self._empty()
         lo, hi = a - self.start, b - self.start
@@ -111,7 +144,10 @@ class StreamingSynthesizer:
         hop = self.model.hop
         out = wav[:, (self.emitted - a) * hop : (upto - a) * hop]
         self.emitted = upto
-        self._trim(max(self.start, self.emitted - self.left))
+        keep = self.emitted - self.left
+        if self._predicting:  # the predictor still needs its reach before the next unpredicted frame
+            keep = min(keep, self._f0_known - self.model.f0_context)
+        self._trim(max(self.start, keep))
         return out if self._batched else out[0]
 
     def _trim(self, new_start: int) -> None:
@@ -134,7 +170,7 @@ def stream(
     one to one (required when ``model.needs_f0``). A model that cannot stream raises here, not at the
     first ``next``."""
     synth = StreamingSynthesizer(model, seed)
-    if model.needs_f0 and f0_chunks is None:
+    if model.needs_f0 and f0_chunks is None and not model.predicts_f0:
         raise InputError(f"{model.generator_name} needs F0 chunks (one value in Hz per mel frame, 0 = unvoiced)")
 
     def run() -> Iterator[np.ndarray]:

@@ -14,6 +14,8 @@ inputs that still collide (``a.npy`` and ``a.npz`` side by side) are an error fo
 Output folder: created and test-written (:func:`check_out_dir`) before anything is synthesized; a wav
 that cannot be written stops the batch with one ``error:`` line (a full disk fails every file after it).
 
+A model with an F0 predictor (``vocoder train-f0``) needs no F0 source: without one (or with
+``--predict-f0``) F0 comes from the mel, said once. ``--f0-scale`` multiplies F0 before synthesis.
 F0 sources, first found wins: ``--f0-from-audio DIR`` (explicit: F0 extracted from ``DIR/<rel>.wav``
 or ``DIR/<name>.wav``), the mel file's own ``f0`` entry, a sibling ``NAME.f0.npy``. With
 ``--from-audio`` the inputs are audio: the mel is computed with the model's features and the F0 is
@@ -41,7 +43,7 @@ from vocoder import output_paths
 from vocoder.audio.io import write_audio
 from vocoder.audio.mel_presets import PRESETS
 from vocoder.errors import ConfigError, InputError, VocoderError
-from vocoder.infer.checks import check_preset
+from vocoder.infer.checks import check_f0_scale, check_preset
 from vocoder.infer.inputs import (
     f0_from_audio,
     find_reference_audio,
@@ -162,9 +164,12 @@ def _assign_outputs(jobs: list[Job], suffix: str = ".wav") -> list[tuple[str, st
     return problems
 
 
-def _inputs_for(job: Job, model: Any, f0_dir: Path | None, from_audio: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mel ``(n_mels, T)`` and F0 ``(T,)`` (None for models without F0) of one job."""
-    need_f0 = bool(model.needs_f0)
+def _inputs_for(
+    job: Job, model: Any, f0_dir: Path | None, from_audio: bool, predict_f0: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mel ``(n_mels, T)`` and F0 ``(T,)`` of one job; F0 is None for models without F0, and for a model
+    with an F0 predictor when ``predict_f0`` or no F0 source has it."""
+    need_f0 = bool(model.needs_f0) and not predict_f0
     use_dir = need_f0 and f0_dir is not None
     if from_audio:
         mel, f0 = load_audio_input(job.source, model.features, with_f0=need_f0 and not use_dir)
@@ -178,7 +183,7 @@ def _inputs_for(job: Job, model: Any, f0_dir: Path | None, from_audio: bool) -> 
                 f"{_stem_path(job.relative).name}.wav/.flac/.ogg"
             )
         f0 = f0_from_audio(reference, model.features, frames=mel.shape[1])
-    if need_f0 and f0 is None:
+    if need_f0 and f0 is None and not model.predicts_f0:
         raise InputError(
             f"{job.source}: the model needs F0 ({model.generator_name}); give it as 'f0' in a .npz, as "
             f"{_stem_path(job.source).name}.f0.npy beside the mel, or with --f0-from-audio DIR"
@@ -186,14 +191,16 @@ def _inputs_for(job: Job, model: Any, f0_dir: Path | None, from_audio: bool) -> 
     return mel, f0
 
 
-def _run_one(job: Job, model: Any, out_dir: Path, f0_dir: Path | None, from_audio: bool) -> tuple[Path, float]:
+def _run_one(
+    job: Job, model: Any, out_dir: Path, f0_dir: Path | None, from_audio: bool, f0_scale: float, predict_f0: bool
+) -> tuple[Path, float]:
     assert job.output is not None  # collect_inputs drops jobs without an output
     target = out_dir / job.output
     if target.absolute() == job.source.absolute():
         raise InputError(f"{job.source}: the output would overwrite this input; choose another --out")
-    mel, f0 = _inputs_for(job, model, f0_dir, from_audio)
+    mel, f0 = _inputs_for(job, model, f0_dir, from_audio, predict_f0)
     try:
-        wav = model.synthesize(mel, f0)
+        wav = model.synthesize(mel, f0, f0_scale=f0_scale)
     except VocoderError as err:
         raise InputError(f"{job.source}: {err}") from None
     try:
@@ -213,13 +220,16 @@ def synthesize_files(
     progress: bool = True,
     report: Callable[[str], None] | None = None,
     mel_preset: str | None = None,
+    f0_scale: float = 1.0,
+    predict_f0: bool = False,
 ) -> Summary:
     """Synthesize every input into ``out_dir``; returns a :class:`Summary` (``summary.ok`` False when any
     input failed). Problems with single inputs go to ``report`` (default: stderr, beside the progress
     bar) as ``error: FILE: problem``; a model that cannot be loaded, an output folder that cannot be
     written (checked before any synthesis), a declared ``mel_preset`` whose values differ from the
     model's features (checked once, before any file is read) and a wav that cannot be written (the batch
-    stops there) raise a :class:`VocoderError`.
+    stops there) raise a :class:`VocoderError`. ``f0_scale`` multiplies F0 (a pitch shift; F0 models only);
+    ``predict_f0`` ignores every F0 source and uses the model's F0 predictor.
     """
     import vocoder
 
@@ -237,6 +247,11 @@ def synthesize_files(
         if mel_preset not in PRESETS:
             raise ConfigError(f"--mel-preset {mel_preset}: unknown mel preset (known: {', '.join(PRESETS)})")
     model = vocoder.load(model_path, threads=threads)
+    if f0_scale != 1.0 and not model.needs_f0:
+        raise ConfigError(f"--f0-scale: {model_path} ({model.generator_name}) takes no F0; nothing to scale")
+    check_f0_scale(f0_scale)
+    if predict_f0 and not model.predicts_f0:
+        raise ConfigError(f"--predict-f0: {model_path} has no F0 predictor (`vocoder train-f0` trains one)")
     if mel_preset is not None:
         check_preset(mel_preset, model.features, "--mel-preset")
     jobs, problems = collect_inputs(list(inputs), from_audio)
@@ -251,7 +266,7 @@ def synthesize_files(
 
     for job in tqdm(jobs, desc="synthesize", unit="file", disable=None if progress else True, file=sys.stderr):
         try:
-            target, seconds = _run_one(job, model, out_dir, f0_dir, from_audio)
+            target, seconds = _run_one(job, model, out_dir, f0_dir, from_audio, f0_scale, predict_f0)
         except _WriteFailed as err:  # the next files would fail the same way (full disk, read-only folder)
             raise ConfigError(
                 f"{err.target}: cannot write the wav ({err.reason}); stopped after {len(summary.written)} of "

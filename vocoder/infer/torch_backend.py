@@ -1,5 +1,8 @@
 """torch inference engine: :class:`TorchVocoder` runs a run or checkpoint folder (weight norm folded).
 
+A model folder with an F0 predictor (``f0_predictor.safetensors``) gives F0 to an F0-driven generator
+when none is given (:meth:`TorchVocoder.predict_f0`); the predictor's reach enters the streaming context.
+
 Same interface and numbers as :class:`~vocoder.infer.runtime.OnnxVocoder` (up to float rounding): the
 noise and start phase are drawn with numpy from the seed (:mod:`vocoder.infer.noise`) and passed in.
 """
@@ -14,8 +17,11 @@ from torch import nn
 
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import RunConfig
-from vocoder.infer.base import Vocoder
+from vocoder.infer.base import StreamContext, Vocoder
 from vocoder.infer.context import stream_context
+from vocoder.models.f0_predictor import F0Predictor, load_f0_predictor
+
+PREDICT_FRAMES = 4000
 
 
 class TorchVocoder(Vocoder):
@@ -27,10 +33,12 @@ class TorchVocoder(Vocoder):
     backend = "torch"
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        from vocoder.train.checkpoint import load_generator
+        from vocoder.train.checkpoint import load_generator, resolve_checkpoint
 
         generator, cfg = load_generator(path)
         self._setup(generator, cfg, str(path), threads)
+        if self.needs_f0:
+            self._attach_f0_predictor(load_f0_predictor(resolve_checkpoint(path)))
 
     @classmethod
     def from_generator(
@@ -53,6 +61,31 @@ class TorchVocoder(Vocoder):
         self.needs_f0, self.needs_noise = bool(generator.needs_f0), bool(generator.needs_noise)
         self.min_frames = int(getattr(generator, "min_frames", 1))
         self.context = stream_context(generator)
+
+    def _attach_f0_predictor(self, predictor: F0Predictor | None) -> None:
+        """Use ``predictor`` when no F0 is given; its reach widens the streaming context."""
+        self.f0_predictor = predictor
+        if predictor is None:
+            return
+        self.predicts_f0 = True
+        self.f0_context = c = predictor.context
+        ctx = self.context
+        self.context = StreamContext(ctx.left + c, ctx.right + c, ctx.exact, ctx.reason)
+
+    def predict_f0(self, mel: np.ndarray) -> np.ndarray:
+        """mel ``(B, n_mels, T)`` -> F0 ``(B, T)`` float32 Hz from the model's predictor, computed in windows of
+        at most ``PREDICT_FRAMES`` frames plus the predictor's reach (equal to one whole pass)."""
+        if self.f0_predictor is None:
+            return super().predict_f0(mel)
+        c, frames = self.f0_predictor.context, mel.shape[2]
+        out = np.zeros((mel.shape[0], frames), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, frames, PREDICT_FRAMES):
+                end = min(frames, start + PREDICT_FRAMES)
+                a, b = max(0, start - c), min(frames, end + c)
+                f0 = self.f0_predictor.predict(torch.from_numpy(np.ascontiguousarray(mel[:, :, a:b])))
+                out[:, start:end] = f0[:, start - a : end - a].numpy()
+        return out
 
     def run(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
