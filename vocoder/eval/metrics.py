@@ -38,9 +38,11 @@ import numpy as np
 
 from vocoder.audio.f0 import _pyworld, extract_f0
 from vocoder.audio.io import resample
-from vocoder.audio.mel_numpy import align_audio, check_length, log_mel_numpy, mel_filterbank
+from vocoder.audio.mel_numpy import check_length, log_mel_numpy, mel_filterbank
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import FeatureConfig
+from vocoder.dsp.framing import align_audio, frame_pads
+from vocoder.dsp.windows import hann_numpy
 from vocoder.errors import InputError
 
 MRSTFT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
@@ -77,21 +79,14 @@ def trim_pair(reference: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray,
     return ref[:n], gen[:n]
 
 
-def _hann(win: int, n_fft: int) -> np.ndarray:
-    """Periodic Hann window of length ``win`` centred in ``n_fft`` (torch.stft / librosa placement)."""
-    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win) / win)
-    left = (n_fft - win) // 2
-    return np.pad(window, (left, n_fft - win - left))
-
-
 # ---------------------------------------------------------------------------------------------- MR-STFT
 
 
 def _stft_magnitude(x: np.ndarray, n_fft: int, hop: int, win: int) -> np.ndarray:
     """``torch.stft(center=True, pad_mode="reflect")`` magnitude ``(n_fft // 2 + 1, 1 + L // hop)``."""
-    padded = np.pad(x, n_fft // 2, mode="reflect")
+    padded = np.pad(x, frame_pads(n_fft, hop, "center"), mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    spec = np.fft.rfft(frames * _hann(win, n_fft), axis=-1)
+    spec = np.fft.rfft(frames * hann_numpy(win, n_fft), axis=-1)
     return np.sqrt(np.maximum(spec.real**2 + spec.imag**2, MAGNITUDE_FLOOR)).T
 
 
@@ -369,7 +364,7 @@ def griffin_lim(mel: np.ndarray, features: FeatureConfig, n_iter: int = 32, seed
     mag = mel_to_magnitude(mel, cfg)
     frames, hop = mag.shape[1], cfg.hop
     if cfg.padding == "same":
-        shift = hop - (cfg.n_fft // 2 - (cfg.n_fft - hop) // 2)
+        shift = hop - (frame_pads(cfg.n_fft, hop, "center")[0] - frame_pads(cfg.n_fft, hop, "same")[0])
         mag = np.concatenate([mag[:, :1], mag], axis=1)
     else:
         shift = 0
@@ -380,7 +375,7 @@ def griffin_lim(mel: np.ndarray, features: FeatureConfig, n_iter: int = 32, seed
         hop_length=hop,
         win_length=cfg.win,
         n_fft=cfg.n_fft,
-        window="hann",
+        window=hann_numpy(cfg.win),
         center=True,
         length=frames * hop + shift,
         pad_mode="reflect" if cfg.pad_mode == "reflect" else "constant",

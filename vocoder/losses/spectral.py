@@ -20,15 +20,9 @@ from torch import Tensor
 
 from vocoder.audio.mel import MelSpectrogram
 from vocoder.config import FeatureConfig
+from vocoder.dsp.windows import TORCH_WINDOWS, window_torch
 from vocoder.errors import ConfigError, InputError
 from vocoder.registry import register_loss
-
-_WINDOWS = {
-    "hann": torch.hann_window,
-    "hamming": torch.hamming_window,
-    "blackman": torch.blackman_window,
-    "bartlett": torch.bartlett_window,
-}
 
 
 def _flatten_pair(y_hat: Tensor, y: Tensor, what: str) -> tuple[Tensor, Tensor]:
@@ -78,8 +72,8 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
             )
         # PWG spells windows like torch functions ("hann_window"); accept both spellings.
         name = window[: -len("_window")] if window.endswith("_window") else window
-        if name not in _WINDOWS:
-            raise ConfigError(f"mrstft: window {window!r} is unknown (known: {', '.join(_WINDOWS)})")
+        if name not in TORCH_WINDOWS:
+            raise ConfigError(f"mrstft: window {window!r} is unknown (known: {', '.join(TORCH_WINDOWS)})")
         for n_fft, hop, win in zip(fft_sizes, hop_sizes, win_lengths):
             if hop <= 0 or win <= 0 or win > n_fft:
                 raise ConfigError(
@@ -89,7 +83,7 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
         self.window = name
         for i, win in enumerate(win_lengths):
             # Non-persistent: derived from the config, so it stays out of checkpoints.
-            self.register_buffer(f"window_{i}", _WINDOWS[name](win), persistent=False)
+            self.register_buffer(f"window_{i}", window_torch(name, win), persistent=False)
 
     def _magnitude(self, x: Tensor, i: int) -> Tensor:
         """``(B, L)`` -> magnitude ``(B, n_fft // 2 + 1, 1 + L // hop)`` at resolution ``i``."""
