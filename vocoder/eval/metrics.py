@@ -9,7 +9,8 @@ Definitions (lower is better except PESQ):
 * :func:`mrstft_distance`: Parallel WaveGAN's MR-STFT loss, spectral convergence + log magnitude, averaged
   over the resolutions (n_fft, hop, win) = (1024, 120, 600), (2048, 240, 1200), (512, 50, 240). They are
   fixed at every sample rate, so the numbers compare across models. Equal to
-  ``sum(vocoder.losses.spectral.MultiResolutionSTFTLoss()(generated, reference))``.
+  ``sum(vocoder.losses.spectral.MultiResolutionSTFTLoss()(generated, reference))`` (to float64 rounding
+  when the loss's windows are float64; its float32 windows move it by < 1e-7 relative).
 * :func:`log_mel_l1`: mean ``|log-mel(ref) - log-mel(gen)|`` with the model's mel, always in natural-log
   units (a log10 mel is scaled by ln 10) and without the mean/std normalisation.
 * :func:`mcd`: mel-cepstral distortion in dB, ``10 / ln 10 * sqrt(2 * sum_{d=1..D} (c_d - c'_d)^2)``
