@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import yaml
 
 from vocoder.config import load_config
 from vocoder.losses.objective import Objective
@@ -30,6 +31,7 @@ def test_all_recipes_are_found():
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_recipe_builds(recipe):
+    assert isinstance(yaml.safe_load(recipe.read_text())["losses"], list)  # written in the list form
     cfg = load_config(recipe)
     gen = build_generator(cfg)
     assert gen.hop == cfg.features.hop and gen.sample_rate == cfg.features.sample_rate
