@@ -187,7 +187,7 @@ def test_overrides_address_loss_entries_by_name(tmp_path):
         ("losses.9.weight=1", "bad list index 'losses.9'"),
         ("losses.mrstft.weight=much", "losses.mrstft.weight must be a number, got 'much'"),
         ("train.num_workers=4", "train.num_workers was removed (data loading runs in the training process; the "
-                                "setting never took effect): delete it from the config"),
+                                "setting never took effect): delete it from the config (or drop the --set)"),
         ("train.amp=bf16", "train.amp was removed (training runs in float32; the setting never took effect)"),
     ],
 )
@@ -201,7 +201,8 @@ def test_bad_list_form_overrides_are_one_line(tmp_path, override, message):
 def test_removed_train_keys_at_their_no_op_values_are_dropped_and_others_refused(tmp_path):
     cfg = load_config(write(tmp_path, {**RECIPE, "train": {"amp": "none", "num_workers": 0, "max_steps": 5}}))
     assert cfg.train.max_steps == 5
-    with pytest.raises(ConfigError, match=r"recipe.yaml: train.num_workers was removed .*: delete it from the config$"):
+    removed = r"recipe.yaml: train.num_workers was removed .*: delete it from the config \(or drop the --set\)$"
+    with pytest.raises(ConfigError, match=removed):
         load_config(write(tmp_path, {**RECIPE, "train": {"num_workers": 2}}))
     bad = {**RECIPE, "losses": {"mel": {"weight": 45.0}, "mel_weight": 2}}
     with pytest.raises(ConfigError, match=r"unknown key 'losses.mel_weight' \(known: mrstft, .*; or the list form"):

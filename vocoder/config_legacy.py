@@ -72,5 +72,6 @@ def drop_removed_train_keys(train: dict[str, Any], source: str) -> None:
     for key, (noop, why) in REMOVED_TRAIN_KEYS.items():
         if key in train and train.pop(key) != noop:
             raise ConfigError(
-                f"{source}: train.{key} was removed ({why}; the setting never took effect): delete it from the config"
+                f"{source}: train.{key} was removed ({why}; the setting never took effect): "
+                "delete it from the config (or drop the --set)"
             )
