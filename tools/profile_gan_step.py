@@ -24,30 +24,28 @@ from pathlib import Path
 import torch
 
 from vocoder.config import load_config
-from vocoder.train.trainer import Trainer, flatten, halves
+from vocoder.losses import objective
+from vocoder.losses.objective import flatten, halves
+from vocoder.train.trainer import Trainer
 
 
-def _single_pass(trainer: Trainer):
-    """The former generator-side pass, for --single-pass."""
-
-    def critic(y: torch.Tensor, y_hat: torch.Tensor):
-        real, fake = halves(trainer.d_ddp(torch.cat([y, y_hat])))
-        real_feats = [[f.detach() for f in fs] for fs in flatten(real)[1]]
-        fake_logits, fake_feats = flatten(fake)
-        return real_feats, fake_logits, fake_feats
-
-    return critic
+def _single_pass(d: torch.nn.Module, y: torch.Tensor, y_hat: torch.Tensor):
+    """The former generator-side pass, for --single-pass (stands in for objective.critic_for_generator)."""
+    real, fake = halves(d(torch.cat([y, y_hat])))
+    real_feats = [[f.detach() for f in fs] for fs in flatten(real)[1]]
+    fake_logits, fake_feats = flatten(fake)
+    return real_feats, fake_logits, fake_feats
 
 
 def time_steps(recipe: Path, disc: str, threads: int, warmup: int, steps: int, single_pass: bool,
                profile: bool) -> float:
-    overrides = [f"train.threads={threads}", "train.valid_mos=false", "losses.feature_matching_weight=2.0",
+    overrides = [f"train.threads={threads}", "train.valid_mos=false", "losses.feature_matching.weight=2.0",
                  "discriminators=[]" if disc == "none" else f"discriminators=[{{name: {disc}}}]"]
     cfg = load_config(recipe, overrides)
+    if single_pass:
+        objective.critic_for_generator = _single_pass
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp) / "run", progress=False)
-        if single_pass and trainer.discriminator is not None:
-            trainer._critic_for_generator = _single_pass(trainer)
         bs = cfg.train.batch_size
         for i in range(warmup):
             trainer.train_step(trainer.train_data.batch(bs, i), i)

@@ -238,7 +238,7 @@ def fine_tune(checkpoint: Path, out: Path, clips: list[Path], steps: int, thread
     overrides = [
         f"train.init_from={checkpoint}",
         "discriminators=[{name: pwg}]",
-        "losses.feature_matching_weight=2.0",
+        "losses.feature_matching.weight=2.0",
         "losses.mrstft.weight=2.0",  # as the shipped demo checkpoints were finished
         # a fresh critic's first gradients are noise: small steps keep the trained generator intact
         "optim.generator.lr=5.0e-5",

@@ -2,7 +2,10 @@
 
 A recipe YAML has the sections ``features``, ``generator``, ``discriminators``, ``losses``, ``optim``,
 ``train`` and ``data``. Unknown keys and wrong types raise :class:`~vocoder.errors.ConfigError` with
-one line naming the file and the dotted key. ``--set a.b=c`` values are parsed as YAML scalars/lists.
+one line naming the file and the dotted key. ``--set a.b=c`` values are parsed as YAML scalars/lists;
+``--set losses.mel.weight=45`` addresses the ``losses`` (and ``discriminators``) entry by its name.
+``losses:`` is a list of ``{name, weight, params}`` (:class:`LossSpec`); the older mapping form and removed
+keys are converted on load by :mod:`vocoder.config_legacy`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Union
 
 import yaml
 
+from vocoder import config_legacy as legacy
 from vocoder.errors import ConfigError
 
 
@@ -86,24 +90,21 @@ class ModelSpec:
 
 
 @dataclass
-class LossTerm:
-    """One weighted loss term; ``params`` go to the registered loss class."""
+class LossSpec:
+    """One training loss: the registered loss ``name``, its ``weight`` in the objective and its ``params``.
 
+    A weight of 0 turns a reconstruction or feature-matching loss off; the ``adversarial`` entry (``params:
+    {kind: lsgan | hinge}``) is used whenever a discriminator trains (see :mod:`vocoder.losses.objective`).
+    """
+
+    name: str = ""
     weight: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class LossesConfig:
-    """Reconstruction terms (any may be null = off) and the adversarial settings."""
-
-    mrstft: LossTerm | None = None
-    mel: LossTerm | None = None
-    multiscale_mel: LossTerm | None = None
-    waveform: LossTerm | None = None  # sample L1: for distillation from a deterministic teacher only
-    adversarial_kind: str = "lsgan"  # "lsgan" or "hinge"
-    adversarial_weight: float = 1.0
-    feature_matching_weight: float = 0.0
+def default_losses() -> list[LossSpec]:
+    """The objective of a config without ``losses``: LSGAN at weight 1 (used once a discriminator trains)."""
+    return [LossSpec("adversarial", 1.0, {"kind": "lsgan"})]
 
 
 @dataclass
@@ -137,8 +138,6 @@ class TrainConfig:
     eval_every: int = 200
     save_every: int = 200
     keep_last: int = 3
-    num_workers: int = 0
-    amp: str = "none"  # none, bf16, fp16 (GPU only)
     max_nonfinite: int = 5
     eval_utterances: int = 8
     audio_log_utterances: int = 2
@@ -165,13 +164,17 @@ class RunConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     generator: ModelSpec = field(default_factory=ModelSpec)
     discriminators: list[ModelSpec] = field(default_factory=list)
-    losses: LossesConfig = field(default_factory=LossesConfig)
+    losses: list[LossSpec] = field(default_factory=default_losses)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def loss(self, name: str) -> LossSpec | None:
+        """The ``losses`` entry called ``name``, or None when the config has none."""
+        return next((spec for spec in self.losses if spec.name == name), None)
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -207,7 +210,7 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{source}: {key} must be a list, got {type(value).__name__} {value!r}")
-        return [_convert(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
+        return [_convert(v, item_tp, _item_key(key, i, v), source) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: {key} must be a mapping, got {type(value).__name__}")
@@ -234,6 +237,12 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     raise ConfigError(f"{source}: {key} has unsupported type {_type_name(tp)}")
 
 
+def _item_key(key: str, index: int, item: Any) -> str:
+    """How errors name list item ``index``: ``losses.mel`` in a :data:`NAMED_LISTS` list, else ``key[index]``."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return f"{key}.{name}" if key in NAMED_LISTS and isinstance(name, str) and name else f"{key}[{index}]"
+
+
 def _build(cls: type, data: dict[str, Any], prefix: str, source: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
@@ -253,15 +262,49 @@ def _list_index(part: str, node: list) -> int | None:
     return int(part)
 
 
+NAMED_LISTS = ("discriminators", "losses")  # lists of {name, ...} entries; --set may address an entry by name
+
+
+def _named_entry(items: list, name: str, create: bool) -> dict | None:
+    """The entry of a named list called ``name``; appended as ``{name: name}`` when missing and ``create``."""
+    for item in items:
+        if isinstance(item, dict) and item.get("name") == name:
+            return item
+    if not create:
+        return None
+    items.append({"name": name})
+    return items[-1]
+
+
+def _set_named(items: list, name: str, value: Any, dotted: str, source: str) -> None:
+    """``--set losses.mel={weight: 45}`` replaces (or adds) the entry ``mel``; ``--set losses.mel=null`` drops it."""
+    entry = _named_entry(items, name, create=False)
+    if value is None:
+        if entry is not None:
+            items.remove(entry)
+    elif not isinstance(value, dict):
+        raise ConfigError(f"{source}: {dotted} must be a mapping, got {type(value).__name__}")
+    else:
+        replacement = {"name": name, **{k: v for k, v in value.items() if k != "name"}}
+        if entry is None:
+            items.append(replacement)
+        else:
+            items[items.index(entry)] = replacement
+
+
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    """Set ``a.b.c`` in ``data``; a number indexes a list, a name picks the entry of a :data:`NAMED_LISTS` list."""
     parts = dotted.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         if isinstance(node, list):
             index = _list_index(part, node)
-            if index is None:
+            if index is not None:
+                node = node[index]
+            elif i == 1 and parts[0] in NAMED_LISTS and not part.isdigit():
+                node = _named_entry(node, part, create=True)
+            else:
                 raise ConfigError(f"{source}: bad list index '{'.'.join(parts[: i + 1])}' in override")
-            node = node[index]
         else:
             if node.get(part) is None:
                 node[part] = {}
@@ -271,9 +314,12 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> N
     last = parts[-1]
     if isinstance(node, list):
         index = _list_index(last, node)
-        if index is None:
+        if index is not None:
+            node[index] = value
+        elif len(parts) == 2 and parts[0] in NAMED_LISTS and not last.isdigit():
+            _set_named(node, last, value, dotted, source)
+        else:
             raise ConfigError(f"{source}: bad list index '{dotted}' in override")
-        node[index] = value
     else:
         node[last] = value
 
@@ -302,8 +348,16 @@ def config_from_dict(
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(data).__name__}")
     data = _deepcopy(data)
+    if data.get("losses") is None:
+        data["losses"] = [dataclasses.asdict(spec) for spec in default_losses()]
     for key, value in parse_overrides(overrides):
+        if isinstance(data.get("losses"), list):
+            key = legacy.OVERRIDE_KEYS.get(key, key)  # an old-form key on a list-form config
         _set_dotted(data, key, value, f"{source} (--set {key})")
+    if isinstance(data.get("losses"), dict):
+        data["losses"] = legacy.losses_from_mapping(data["losses"], source)
+    if isinstance(data.get("train"), dict):
+        legacy.drop_removed_train_keys(data["train"], source)
     cfg = _build(RunConfig, data, "", source)
     from vocoder.audio.mel_presets import resolve_features
 

@@ -95,6 +95,52 @@ def test_mrstft_distance_equals_the_torch_loss(length):
     assert M.mrstft_distance(ref, longer) == pytest.approx(M.mrstft_distance(ref, gen), abs=1e-12)
 
 
+def mu_law_8bit(x: np.ndarray) -> np.ndarray:
+    """``x`` through 8-bit mu-law (mu 255) quantisation: a real codec's small, level-dependent distortion."""
+    y = np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255)
+    y = np.round(y * 127) / 127
+    return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(255)) / 255).astype(np.float32)
+
+
+def _demo_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(reference, generated) on demo speech: a codec-distorted copy (distance 0.44) and another utterance
+    (3.46), so both a good and a bad "generator" are covered."""
+    calling = read_audio(DEMO / "calling.flac", 16000)
+    other = read_audio(DEMO / "conf-muted.flac", 16000)
+    n = min(len(calling), len(other))
+    return [(calling, mu_law_8bit(calling)), (calling[:n], other[:n])]
+
+
+def _loss_value(loss: MultiResolutionSTFTLoss, ref: np.ndarray, gen: np.ndarray, dtype: torch.dtype) -> float:
+    sc, mag = loss(torch.from_numpy(gen).to(dtype)[None, None], torch.from_numpy(ref).to(dtype)[None, None])
+    return float(sc + mag)
+
+
+def test_mrstft_distance_is_the_torch_loss_by_definition_on_demo_speech():
+    """Same resolutions, periodic Hann centred in n_fft, centred reflect framing, clamp 1e-7 on |X|^2, SC over
+    the whole tensor (= per signal at batch 1): with the loss's windows made in float64 like the metric's,
+    the two agree to float64 rounding (measured 2.5e-16 relative)."""
+    loss = MultiResolutionSTFTLoss().double()
+    for i, win in enumerate(loss.win_lengths):
+        setattr(loss, f"window_{i}", torch.hann_window(win, dtype=torch.float64))
+    distances = []
+    for ref, gen in _demo_pairs():
+        distances.append(M.mrstft_distance(ref, gen))
+        assert distances[-1] == pytest.approx(_loss_value(loss, ref, gen, torch.float64), rel=1e-12, abs=0)
+    assert 0.3 < distances[0] < 0.6 and 3.0 < distances[1] < 4.0
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-6), (torch.float32, 1e-5)])
+def test_mrstft_distance_equals_the_torch_loss_on_demo_speech(dtype, rtol):
+    """The loss as trained: its windows are torch.hann_window in float32 (relative error <= 2**-24 = 6e-8 per
+    sample, cast to the input dtype). float64 input: that rounding alone, measured <= 8.4e-8 relative (the
+    log-magnitude term of near-silent bins amplifies it), so 1e-6. float32 input: the STFT's own rounding,
+    ~eps * log2(n_fft) = 7e-7 of a frame's peak, measured <= 3.8e-7 relative, so 1e-5."""
+    loss = MultiResolutionSTFTLoss().to(dtype)
+    for ref, gen in _demo_pairs():
+        assert M.mrstft_distance(ref, gen) == pytest.approx(_loss_value(loss, ref, gen, dtype), rel=rtol, abs=0)
+
+
 def test_mrstft_distance_rejects_too_short_signals():
     with pytest.raises(InputError, match="too short"):
         M.mrstft_distance(np.ones(800, np.float32), np.ones(800, np.float32))

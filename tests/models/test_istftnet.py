@@ -1,9 +1,8 @@
-"""iSTFTNet generator: shapes, gradients, pinned parameter counts, config errors, weight-norm folding,
-the bounded magnitude head and ONNX parity."""
+"""iSTFTNet generator: shapes, gradients, pinned parameter counts, config errors, weight-norm folding
+and ONNX parity (the magnitude activations are tested with the iSTFT head, test_istft_head.py)."""
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -12,12 +11,7 @@ import pytest
 import torch
 
 from vocoder.errors import ConfigError, InputError
-from vocoder.models.generators.istftnet import (
-    ISTFTNET_VARIANTS,
-    LOG_MAGNITUDE_MAX,
-    ISTFTNetGenerator,
-    _magnitude,
-)
+from vocoder.models.generators.istftnet import ISTFTNET_VARIANTS, ISTFTNetGenerator
 from vocoder.registry import build
 
 TINY = {
@@ -131,22 +125,6 @@ def test_registry_build_and_unknown_key():
 def test_bad_mel_raises_input_error():
     with pytest.raises(InputError, match="mel must be"):
         tiny()(torch.randn(1, 7, 10))
-
-
-def test_bounded_magnitude_head():
-    x = torch.tensor([-6.0, -3.0, 0.0, 2.0, 10.0, 1e3, 1e5], requires_grad=True)
-    mag = _magnitude(x, "bounded")
-    assert float(mag.detach().max()) <= 100.0 * (1 + 1e-6)  # float32 rounding of exp(log(100))
-    assert float(mag[-1].detach()) == pytest.approx(100.0, rel=1e-6)
-    # It is exp(x) / (1 + exp(x) / 100): exp(x) far below the bound, 100 far above it.
-    e = torch.exp(x[:5].detach().double())
-    assert torch.allclose(mag[:5].detach().double(), e / (1 + e / 100), rtol=1e-5)
-    assert torch.allclose(mag[:2], torch.exp(x[:2]), rtol=1e-3)
-    mag.sum().backward()
-    assert (x.grad[:5] > 0).all()  # a gradient survives even above the bound (x = 10)
-    assert math.isclose(LOG_MAGNITUDE_MAX, math.log(100.0))
-    assert torch.isinf(_magnitude(torch.tensor([1e3]), "exp")).all()  # what the bound prevents
-    assert float(_magnitude(torch.tensor([3.0]), "softplus")) == pytest.approx(math.log1p(math.exp(3.0)))
 
 
 def test_remove_weight_norm_keeps_output():

@@ -119,7 +119,7 @@ def _reference_forward(g: WavehaxGenerator, mel, f0, noise, phase) -> torch.Tens
         y = conv1x1(F.gelu(conv1x1(ln(y, blk.norm), blk.pwconv1)), blk.pwconv2)
         x = x + blk.gamma.view(1, -1, 1, 1) * y
     x = conv1x1(ln(x, g.output_norm), g.output_proj)
-    return g.istft(x[:, 0], x[:, 1]).unsqueeze(1)
+    return g.istft(x[:, 0], x[:, 1])  # the iSTFT head: (B, 1, T * hop)
 
 
 @pytest.mark.parametrize("variant", ["v1", "v2"])

@@ -8,7 +8,8 @@ import torch
 
 from vocoder.config import config_from_dict
 from vocoder.losses.adversarial import feature_matching_loss, generator_adversarial_loss
-from vocoder.train.trainer import Trainer, flatten, halves
+from vocoder.losses.objective import critic_for_generator, flatten, halves
+from vocoder.train.trainer import Trainer
 
 
 def _reference_loss(trainer: Trainer, y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
@@ -35,7 +36,7 @@ def test_generator_gradient_equals_the_single_pass_form(tmp_path, recipe_factory
         return {n: p.grad.detach().clone() for n, p in trainer.generator.named_parameters() if p.grad is not None}
 
     def new_form(y, y_hat):
-        real_feats, fake_logits, fake_feats = trainer._critic_for_generator(y, y_hat)
+        real_feats, fake_logits, fake_feats = critic_for_generator(trainer.discriminator, y, y_hat)
         return generator_adversarial_loss(fake_logits, "lsgan") + 2.0 * feature_matching_loss(real_feats, fake_feats)
 
     old = generator_grads(lambda a, b: _reference_loss(trainer, a, b))

@@ -60,15 +60,36 @@ def test_train_checkpoint_resume_and_tensorboard(tmp_path, recipe_factory):
     assert any(t.startswith("mel/") for t in tags["images"])
 
 
-def test_resume_matches_uninterrupted_run(tmp_path, recipe_factory):
-    """4 steps straight == 2 steps, stop, resume to 4 (same batches, noise and optimizer state)."""
+def _write_old_config_form(run: Path, recipe: dict) -> None:
+    """Rewrite the run's saved configs as written before ``losses:`` became a list: the old mapping, and
+    ``train.amp`` / ``train.num_workers`` present."""
+    by_name = {entry["name"]: entry for entry in recipe["losses"]}
+    old_losses = {"mrstft": {k: by_name["mrstft"][k] for k in ("weight", "params")},
+                  "mel": {k: by_name["mel"][k] for k in ("weight", "params")}, "multiscale_mel": None,
+                  "adversarial_kind": "lsgan", "adversarial_weight": 1.0, "feature_matching_weight": 2.0}
+    for saved in [run / "config.yaml", *(run / "checkpoints").glob("step-*/config.yaml")]:
+        data = yaml.safe_load(saved.read_text())
+        data["losses"] = old_losses
+        data["train"].update(num_workers=0, amp="none")
+        saved.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.mark.parametrize("old_form", [False, True], ids=["saved", "saved-in-the-old-config-form"])
+def test_resume_matches_uninterrupted_run(tmp_path, recipe_factory, old_form):
+    """4 steps straight == 2 steps, stop, resume to 4 (same batches, noise and optimizer state); also for a
+    run folder saved in the old config form, resumed through --resume's config path."""
     base = recipe_factory("pwg", ("pwg",), steps=4)
     base["train"].update(save_every=2, eval_every=100)
     straight = Trainer(config_from_dict(base), tmp_path / "a", progress=False)
     straight.fit()
     half = config_from_dict(base, overrides=["train.max_steps=2"])
     Trainer(half, tmp_path / "b", progress=False).fit()
-    resumed = Trainer(config_from_dict(base), tmp_path / "b", resume=True, progress=False)
+    cfg = config_from_dict(base)
+    if old_form:
+        _write_old_config_form(tmp_path / "b", base)
+        cfg = ckpt.resume_config(tmp_path / "b", tmp_path / "b", ["train.max_steps=4"])
+        assert cfg.to_dict() == config_from_dict(base).to_dict()
+    resumed = Trainer(cfg, tmp_path / "b", resume=True, progress=False)
     assert resumed.step == 2
     resumed.fit()
     a = load_file(str(tmp_path / "a" / "checkpoints" / "step-00000004" / "model.safetensors"))

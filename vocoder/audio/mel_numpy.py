@@ -1,12 +1,13 @@
-"""Log-mel spectrogram in numpy only, plus the framing rules shared with the torch module.
+"""Log-mel spectrogram in numpy only, plus the mel's length check shared with the torch module.
 
 Imports numpy and the package's config only (no torch, no librosa: importing ``librosa.filters`` costs
 about 2 s of numba start-up), so the ONNX runtime can compute mels from audio.
 
-Framing: ``T = L // hop`` frames; samples past ``T * hop`` are ignored, so a mel never depends on a
-partial last hop. "same" pads ``(n_fft - hop) // 2`` left and the rest of ``n_fft - hop`` right; "center"
-pads ``n_fft // 2`` on both sides (librosa ``center=True``) and keeps the first ``T`` frames. Frame ``t``
-starts at padded sample ``t * hop``; the Hann window (periodic, length ``win``) sits centred in ``n_fft``.
+Framing (the rules live in :mod:`vocoder.dsp.framing`): ``T = L // hop`` frames; samples past ``T * hop``
+are ignored, so a mel never depends on a partial last hop. "same" pads ``(n_fft - hop) // 2`` left and
+the rest of ``n_fft - hop`` right; "center" pads ``n_fft // 2`` on both sides (librosa ``center=True``)
+and keeps the first ``T`` frames. Frame ``t`` starts at padded sample ``t * hop``; the Hann window
+(periodic, length ``win``, :func:`vocoder.dsp.windows.hann_numpy`) sits centred in ``n_fft``.
 
 * :func:`mel_filterbank`: ``(n_mels, n_fft // 2 + 1)``, equal to ``librosa.filters.mel``.
 * :func:`log_mel_numpy`: ``(L,)`` -> ``(n_mels, T)`` float32.
@@ -14,36 +15,20 @@ starts at padded sample ``t * hop``; the Hann window (periodic, length ``win``) 
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import numpy as np
 
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import FeatureConfig
+from vocoder.dsp.framing import align_audio, frame_pads, frames_for
+from vocoder.dsp.windows import hann_numpy
 from vocoder.errors import InputError
-
-ArrayT = TypeVar("ArrayT")
 
 _CHUNK_FRAMES = 2048  # bounds the (frames, n_fft) float64 work array on long files
 
 
-def frames_for(num_samples: int, hop: int) -> int:
-    """Number of mel / F0 frames for ``num_samples`` samples: ``num_samples // hop``."""
-    return int(num_samples) // int(hop)
-
-
-def align_audio(wav: ArrayT, hop: int) -> ArrayT:
-    """Trim the last axis of a numpy array or torch tensor to ``frames_for(L, hop) * hop`` samples."""
-    n = wav.shape[-1] // hop * hop
-    return wav[..., :n]
-
-
 def padding_for(cfg: FeatureConfig) -> tuple[int, int]:
     """(left, right) samples added before framing an aligned signal of ``T * hop`` samples."""
-    if cfg.padding == "same":
-        total = cfg.n_fft - cfg.hop
-        return total // 2, total - total // 2
-    return cfg.n_fft // 2, cfg.n_fft // 2
+    return frame_pads(cfg.n_fft, cfg.hop, cfg.padding)
 
 
 def check_length(num_samples: int, cfg: FeatureConfig) -> int:
@@ -61,11 +46,8 @@ def check_length(num_samples: int, cfg: FeatureConfig) -> int:
 
 
 def hann_window(cfg: FeatureConfig) -> np.ndarray:
-    """Periodic Hann window of length ``win``, zero-padded to ``n_fft`` with the window centred."""
-    win = cfg.win
-    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win) / win)
-    left = (cfg.n_fft - win) // 2
-    return np.pad(window, (left, cfg.n_fft - win - left))
+    """The mel's periodic Hann window ``(n_fft,)`` float64: length ``win``, zero-padded to ``n_fft``, centred."""
+    return hann_numpy(cfg.win, cfg.n_fft)
 
 
 def _hz_to_mel(hz: np.ndarray, scale: str) -> np.ndarray:

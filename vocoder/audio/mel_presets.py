@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vocoder.config import FeatureConfig
+from vocoder.dsp.framing import PADDINGS
 from vocoder.errors import ConfigError
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -68,7 +69,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 LOGS = ("ln", "log10")
-PADDINGS = ("same", "center")
 PAD_MODES = ("reflect", "constant")
 MEL_SCALES = ("slaney", "htk")
 MEL_NORMS = ("slaney", None)

@@ -6,7 +6,7 @@ exporter, so both transforms are written with ``conv1d`` / ``conv_transpose1d`` 
 * :class:`STFT`: ``(B, L)`` or ``(B, 1, L)`` -> ``(real, imag)``, each ``(B, n_fft // 2 + 1, T)``.
 * :class:`ISTFT`: ``(real, imag)``, each ``(B, n_fft // 2 + 1, T)`` -> ``(B, L)``.
 
-Framing ("padding"):
+Framing ("padding", the rules of :mod:`vocoder.dsp.framing`):
 
 * ``"same"``: the signal is padded by ``(n_fft - hop) // 2`` on the left and the rest of ``n_fft - hop``
   on the right, with no centring, so ``L = T * hop`` samples give exactly ``T`` frames, and the ISTFT
@@ -15,7 +15,8 @@ Framing ("padding"):
   (for even ``n_fft``; odd ``n_fft`` gives ``1 + (L - 1) // hop``, as torch does); the ISTFT returns
   ``(T - 1) * hop`` samples, as ``torch.istft(center=True, length=(T - 1) * hop)``.
 
-The window is periodic and zero-padded centrally to ``n_fft`` when ``win_length < n_fft``, as torch does.
+The window is periodic and zero-padded centrally to ``n_fft`` when ``win_length < n_fft``, as torch does
+(:func:`vocoder.dsp.windows.window_torch`).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vocoder.dsp.framing import PADDINGS, frame_pads, num_frames, overlap_add_trims
+from vocoder.dsp.windows import window_torch
 from vocoder.errors import ConfigError, InputError
 
 WINDOWS = ("hann", "hamming", "blackman")
-PADDINGS = ("same", "center")
 PAD_MODES = ("reflect", "replicate", "constant")
 
 # Samples whose squared-window envelope is below this are not covered by any frame; dividing by the
@@ -39,16 +41,9 @@ ENVELOPE_FLOOR = 1e-11
 
 def make_window(n_fft: int, win_length: int, window: str = "hann") -> Tensor:
     """Periodic analysis window ``(n_fft,)`` in float64, zero-padded centrally to ``n_fft``."""
-    if window == "hann":
-        w = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
-    elif window == "hamming":
-        w = torch.hamming_window(win_length, periodic=True, dtype=torch.float64)
-    elif window == "blackman":
-        w = torch.blackman_window(win_length, periodic=True, dtype=torch.float64)
-    else:
+    if window not in WINDOWS:
         raise ConfigError(f"stft window: unknown window {window!r} (expected one of {', '.join(WINDOWS)})")
-    left = (n_fft - win_length) // 2
-    return F.pad(w, (left, n_fft - win_length - left))
+    return window_torch(window, win_length, n_fft, dtype=torch.float64)
 
 
 def _check_sizes(n_fft: int, hop: int, win_length: int | None, window: str, padding: str) -> int:
@@ -65,14 +60,6 @@ def _check_sizes(n_fft: int, hop: int, win_length: int | None, window: str, padd
     if padding not in PADDINGS:
         raise ConfigError(f"stft padding: unknown padding {padding!r} (expected 'same' or 'center')")
     return win
-
-
-def _pads(n_fft: int, hop: int, padding: str) -> tuple[int, int]:
-    """Samples added before and after the signal by the analysis framing."""
-    if padding == "same":
-        left = (n_fft - hop) // 2
-        return left, n_fft - hop - left
-    return n_fft // 2, n_fft // 2
 
 
 def _dft_angles(n_fft: int) -> Tensor:
@@ -109,7 +96,7 @@ class STFT(nn.Module):
         self.n_fft, self.hop, self.win_length = n_fft, hop, win
         self.window, self.padding, self.pad_mode = window, padding, pad_mode
         self.n_bins = n_fft // 2 + 1
-        self.pad_left, self.pad_right = _pads(n_fft, hop, padding)
+        self.pad_left, self.pad_right = frame_pads(n_fft, hop, padding)
         w = make_window(n_fft, win, window)
         angles = _dft_angles(n_fft)
         basis = torch.cat([torch.cos(angles) * w, -torch.sin(angles) * w], dim=0)  # (2F, n_fft)
@@ -123,7 +110,7 @@ class STFT(nn.Module):
 
     def num_frames(self, length: int) -> int:
         """Frames produced for ``length`` input samples."""
-        return (length + self.pad_left + self.pad_right - self.n_fft) // self.hop + 1
+        return num_frames(length, self.n_fft, self.hop, self.padding)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """x (B, L) or (B, 1, L) -> (real, imag), each (B, n_fft // 2 + 1, T).
@@ -186,12 +173,7 @@ class ISTFT(nn.Module):
         self.register_buffer("basis", basis.unsqueeze(1).to(torch.float32), persistent=False)
         self.register_buffer("window_sq", (w**2).view(1, 1, n_fft).to(torch.float32), persistent=False)
         # Both trims are constants, so the exported graph never turns T into a fixed number.
-        if padding == "same":
-            self.trim_left = (n_fft - hop) // 2
-            self.trim_right = n_fft - hop - self.trim_left
-        else:
-            self.trim_left = n_fft // 2
-            self.trim_right = n_fft - n_fft // 2
+        self.trim_left, self.trim_right = overlap_add_trims(n_fft, hop, padding)
 
     def forward(self, real: Tensor, imag: Tensor) -> Tensor:
         """real, imag (B, n_fft // 2 + 1, T) -> (B, L): L = T * hop ('same') or (T - 1) * hop ('center')."""

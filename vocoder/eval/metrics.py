@@ -9,7 +9,8 @@ Definitions (lower is better except PESQ):
 * :func:`mrstft_distance`: Parallel WaveGAN's MR-STFT loss, spectral convergence + log magnitude, averaged
   over the resolutions (n_fft, hop, win) = (1024, 120, 600), (2048, 240, 1200), (512, 50, 240). They are
   fixed at every sample rate, so the numbers compare across models. Equal to
-  ``sum(vocoder.losses.spectral.MultiResolutionSTFTLoss()(generated, reference))``.
+  ``sum(vocoder.losses.spectral.MultiResolutionSTFTLoss()(generated, reference))`` (to float64 rounding
+  when the loss's windows are float64; its float32 windows move it by < 1e-7 relative).
 * :func:`log_mel_l1`: mean ``|log-mel(ref) - log-mel(gen)|`` with the model's mel, always in natural-log
   units (a log10 mel is scaled by ln 10) and without the mean/std normalisation.
 * :func:`mcd`: mel-cepstral distortion in dB, ``10 / ln 10 * sqrt(2 * sum_{d=1..D} (c_d - c'_d)^2)``
@@ -38,9 +39,11 @@ import numpy as np
 
 from vocoder.audio.f0 import _pyworld, extract_f0
 from vocoder.audio.io import resample
-from vocoder.audio.mel_numpy import align_audio, check_length, log_mel_numpy, mel_filterbank
+from vocoder.audio.mel_numpy import check_length, log_mel_numpy, mel_filterbank
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import FeatureConfig
+from vocoder.dsp.framing import align_audio, frame_pads
+from vocoder.dsp.windows import hann_numpy
 from vocoder.errors import InputError
 
 MRSTFT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
@@ -77,21 +80,14 @@ def trim_pair(reference: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray,
     return ref[:n], gen[:n]
 
 
-def _hann(win: int, n_fft: int) -> np.ndarray:
-    """Periodic Hann window of length ``win`` centred in ``n_fft`` (torch.stft / librosa placement)."""
-    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win) / win)
-    left = (n_fft - win) // 2
-    return np.pad(window, (left, n_fft - win - left))
-
-
 # ---------------------------------------------------------------------------------------------- MR-STFT
 
 
 def _stft_magnitude(x: np.ndarray, n_fft: int, hop: int, win: int) -> np.ndarray:
     """``torch.stft(center=True, pad_mode="reflect")`` magnitude ``(n_fft // 2 + 1, 1 + L // hop)``."""
-    padded = np.pad(x, n_fft // 2, mode="reflect")
+    padded = np.pad(x, frame_pads(n_fft, hop, "center"), mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    spec = np.fft.rfft(frames * _hann(win, n_fft), axis=-1)
+    spec = np.fft.rfft(frames * hann_numpy(win, n_fft), axis=-1)
     return np.sqrt(np.maximum(spec.real**2 + spec.imag**2, MAGNITUDE_FLOOR)).T
 
 
@@ -369,7 +365,7 @@ def griffin_lim(mel: np.ndarray, features: FeatureConfig, n_iter: int = 32, seed
     mag = mel_to_magnitude(mel, cfg)
     frames, hop = mag.shape[1], cfg.hop
     if cfg.padding == "same":
-        shift = hop - (cfg.n_fft // 2 - (cfg.n_fft - hop) // 2)
+        shift = hop - (frame_pads(cfg.n_fft, hop, "center")[0] - frame_pads(cfg.n_fft, hop, "same")[0])
         mag = np.concatenate([mag[:, :1], mag], axis=1)
     else:
         shift = 0
@@ -380,7 +376,7 @@ def griffin_lim(mel: np.ndarray, features: FeatureConfig, n_iter: int = 32, seed
         hop_length=hop,
         win_length=cfg.win,
         n_fft=cfg.n_fft,
-        window="hann",
+        window=hann_numpy(cfg.win),
         center=True,
         length=frames * hop + shift,
         pad_mode="reflect" if cfg.pad_mode == "reflect" else "constant",

@@ -1,7 +1,8 @@
 """Training losses; importing this package registers them by name (see :mod:`vocoder.registry`).
 
 Spectral: ``"mrstft"``, ``"mel"``, ``"multiscale_mel"``; sample domain: ``"waveform"``.
-GAN: ``"adversarial"``, ``"feature_matching"`` and the plain functions they wrap.
+GAN: ``"adversarial"``, ``"feature_matching"`` and the plain functions they wrap. The config's ``losses:``
+list becomes the training objective in :mod:`vocoder.losses.objective`.
 """
 
 from vocoder.losses.adversarial import (

@@ -10,7 +10,8 @@ sub-discriminator contributes the *mean* over all elements of its logits, and th
 matching is likewise the mean absolute difference per feature map, summed over the maps of every
 sub-discriminator.
 
-Weights are not applied here; the trainer multiplies by the config's lambdas. Known-good values:
+Weights are not applied here; the training objective (:mod:`vocoder.losses.objective`) multiplies by the
+config's weights. Known-good values:
 lambda_adv 1 and lambda_feat 2 with mel L1 x45 (HiFi-GAN, BigVGAN), lambda_adv 4 with MR-STFT
 (Parallel WaveGAN, LSGAN, no feature matching), adv 4 / feat 4 hinge (EnCodec).
 """
@@ -117,6 +118,7 @@ class AdversarialLoss(torch.nn.Module):
 
     ``generator(fake_logits)`` -> scalar; ``discriminator(real_logits, fake_logits)`` ->
     ``(real_loss, fake_loss)``; logits are lists with one tensor of any shape per sub-discriminator.
+    ``generator_terms`` / ``discriminator_terms`` name them for logging: ``g_adv``; ``d_real``, ``d_fake``.
     """
 
     def __init__(self, kind: str = "lsgan") -> None:
@@ -135,13 +137,26 @@ class AdversarialLoss(torch.nn.Module):
     def forward(self, fake_logits: Tensor | Sequence[Tensor]) -> Tensor:
         return self.generator(fake_logits)
 
+    def generator_terms(self, fake_logits: Sequence[Tensor]) -> dict[str, Tensor]:
+        return {"g_adv": self.generator(fake_logits)}
+
+    def discriminator_terms(self, real_logits: Sequence[Tensor], fake_logits: Sequence[Tensor]) -> dict[str, Tensor]:
+        real, fake = self.discriminator(real_logits, fake_logits)
+        return {"d_real": real, "d_fake": fake}
+
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}"
 
 
 @register_loss("feature_matching")
 class FeatureMatchingLoss(torch.nn.Module):
-    """:func:`feature_matching_loss` as a module: ``forward(real_feats, fake_feats)`` -> scalar."""
+    """:func:`feature_matching_loss` as a module: ``forward(real_feats, fake_feats)`` -> scalar; ``terms``
+    names it ``feature_matching``."""
 
     def forward(self, real_feats: Sequence[Sequence[Tensor]], fake_feats: Sequence[Sequence[Tensor]]) -> Tensor:
         return feature_matching_loss(real_feats, fake_feats)
+
+    def terms(
+        self, real_feats: Sequence[Sequence[Tensor]], fake_feats: Sequence[Sequence[Tensor]]
+    ) -> dict[str, Tensor]:
+        return {"feature_matching": self(real_feats, fake_feats)}

@@ -2,7 +2,8 @@
 
 All take ``forward(y_hat, y)`` with waveforms ``(B, 1, L)`` or ``(B, L)`` (generated first, target
 second, same shape) and are differentiable with respect to ``y_hat``. Weights are applied by the
-trainer from the config; the known-good ones are given with each class:
+training objective (:mod:`vocoder.losses.objective`) from the config; the known-good ones are given with
+each class:
 
 - ``"mrstft"`` :class:`MultiResolutionSTFTLoss`: Parallel WaveGAN's spectral convergence + log
   magnitude, weight 1 each with lambda_adv 4 (PWG v1 recipe).
@@ -20,15 +21,10 @@ from torch import Tensor
 
 from vocoder.audio.mel import MelSpectrogram
 from vocoder.config import FeatureConfig
+from vocoder.dsp.windows import TORCH_WINDOWS, window_torch
 from vocoder.errors import ConfigError, InputError
+from vocoder.losses.reconstruction import ReconstructionLoss
 from vocoder.registry import register_loss
-
-_WINDOWS = {
-    "hann": torch.hann_window,
-    "hamming": torch.hamming_window,
-    "blackman": torch.blackman_window,
-    "bartlett": torch.bartlett_window,
-}
 
 
 def _flatten_pair(y_hat: Tensor, y: Tensor, what: str) -> tuple[Tensor, Tensor]:
@@ -51,16 +47,19 @@ def _mel_module(features: FeatureConfig, what: str) -> MelSpectrogram:
 
 
 @register_loss("mrstft")
-class MultiResolutionSTFTLoss(torch.nn.Module):
+class MultiResolutionSTFTLoss(ReconstructionLoss):
     """Multi-resolution STFT loss of Parallel WaveGAN (Yamamoto et al. 2020).
 
     Per resolution: ``torch.stft`` with ``center=True`` and reflect padding (so ``1 + L // hop`` frames),
     a ``win_length`` window centred in ``n_fft``, magnitude ``sqrt(clamp(re^2 + im^2, 1e-7))`` of
     shape ``(B, F, T)``. Spectral convergence ``||Y| - |X||_F / ||Y||_F`` over the whole batch tensor
     and log-magnitude ``mean |ln|Y| - ln|X||``. ``forward`` returns ``(sc, mag)``, each averaged over
-    resolutions; the caller adds them (PWG weighs each 1, with lambda_adv 4).
+    resolutions; the caller adds them (PWG weighs each 1, with lambda_adv 4). :meth:`terms` names them
+    ``mrstft_sc`` and ``mrstft_mag``; the loss is also a validation metric (``valid/mrstft``).
     Defaults are PWG's (kan-bayashi/ParallelWaveGAN ``parallel_wavegan/losses/stft_loss.py``).
     """
+
+    validation_metric = True
 
     def __init__(
         self,
@@ -78,8 +77,8 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
             )
         # PWG spells windows like torch functions ("hann_window"); accept both spellings.
         name = window[: -len("_window")] if window.endswith("_window") else window
-        if name not in _WINDOWS:
-            raise ConfigError(f"mrstft: window {window!r} is unknown (known: {', '.join(_WINDOWS)})")
+        if name not in TORCH_WINDOWS:
+            raise ConfigError(f"mrstft: window {window!r} is unknown (known: {', '.join(TORCH_WINDOWS)})")
         for n_fft, hop, win in zip(fft_sizes, hop_sizes, win_lengths):
             if hop <= 0 or win <= 0 or win > n_fft:
                 raise ConfigError(
@@ -89,7 +88,7 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
         self.window = name
         for i, win in enumerate(win_lengths):
             # Non-persistent: derived from the config, so it stays out of checkpoints.
-            self.register_buffer(f"window_{i}", _WINDOWS[name](win), persistent=False)
+            self.register_buffer(f"window_{i}", window_torch(name, win), persistent=False)
 
     def _magnitude(self, x: Tensor, i: int) -> Tensor:
         """``(B, L)`` -> magnitude ``(B, n_fft // 2 + 1, 1 + L // hop)`` at resolution ``i``."""
@@ -126,13 +125,18 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
         k = len(self.fft_sizes)
         return sc_total / k, mag_total / k
 
+    def terms(self, y_hat: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """``{"mrstft_sc": spectral convergence, "mrstft_mag": log magnitude}`` scalars."""
+        sc, mag = self(y_hat, y)
+        return {"mrstft_sc": sc, "mrstft_mag": mag}
+
     def extra_repr(self) -> str:
         res = ", ".join(f"({f}, {h}, {w})" for f, h, w in zip(self.fft_sizes, self.hop_sizes, self.win_lengths))
         return f"(fft, hop, win)=[{res}], window={self.window!r}"
 
 
 @register_loss("mel")
-class MelL1Loss(torch.nn.Module):
+class MelL1Loss(ReconstructionLoss):
     """HiFi-GAN mel loss (Kong et al. 2020): ``mean |ln mel(y_hat) - ln mel(y)|``, weight 45.
 
     The mel is :class:`vocoder.audio.mel.MelSpectrogram` (slaney mel, magnitude, ``ln(clamp(., 1e-5))``,
@@ -174,7 +178,7 @@ class MelL1Loss(torch.nn.Module):
 
 
 @register_loss("multiscale_mel")
-class MultiScaleMelLoss(torch.nn.Module):
+class MultiScaleMelLoss(ReconstructionLoss):
     """DAC / BigVGAN-v2 multi-scale mel loss (Kumar et al. 2023, Lee et al. 2023), weight 15.
 
     Scale ``i``: window ``w_i`` = n_fft, hop ``w_i // 4``, ``n_mels[i]`` slaney mels over

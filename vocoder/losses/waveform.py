@@ -8,15 +8,15 @@ magnitude losses leave open.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from vocoder.errors import InputError
+from vocoder.losses.reconstruction import ReconstructionLoss
 from vocoder.registry import register_loss
 
 
 @register_loss("waveform")
-class WaveformL1Loss(torch.nn.Module):
+class WaveformL1Loss(ReconstructionLoss):
     """``forward(y_hat, y)``: ``(B, 1, L)`` each -> scalar mean absolute difference."""
 
     def forward(self, y_hat: Tensor, y: Tensor) -> Tensor:

@@ -41,17 +41,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from vocoder import registry
 from vocoder.audio.mel import MelSpectrogram
 from vocoder.config import OptimizerConfig, RunConfig, save_config
 from vocoder.data.dataset import Batch, SegmentSampler, default_cache_dir
 from vocoder.data.manifest import build_manifest
 from vocoder.errors import ConfigError, VocoderError
-from vocoder.losses.adversarial import (
-    discriminator_adversarial_loss,
-    feature_matching_loss,
-    generator_adversarial_loss,
-)
+from vocoder.losses.objective import Objective
 from vocoder.models.factory import build_discriminator, build_generator
 from vocoder.output_paths import os_reason
 from vocoder.train import checkpoint as ckpt
@@ -90,31 +85,6 @@ def build_scheduler(opt: torch.optim.Optimizer, oc: OptimizerConfig, max_steps: 
     if sched == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, max_steps), eta_min=oc.min_lr)
     raise ConfigError(f"{where}.scheduler: unknown schedule {sched!r} (none, step, exponential, cosine)")
-
-
-def build_loss(name: str, params: dict, sample_rate: int, where: str) -> nn.Module:
-    cls = registry.lookup("loss", name)
-    fixed = {"sample_rate": sample_rate} if "sample_rate" in inspect.signature(cls.__init__).parameters else {}
-    return registry.build("loss", name, params, where=where, **fixed)
-
-
-def flatten(outputs: dict) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
-    """CombinedDiscriminator output -> (all logits, all feature-map lists), in a fixed order."""
-    logits, feats = [], []
-    for per_sub in outputs.values():
-        for lg, fm in per_sub:
-            logits.append(lg)
-            feats.append(fm)
-    return logits, feats
-
-
-def halves(outputs: dict) -> tuple[dict, dict]:
-    """Split outputs of D on ``cat([real, fake])`` along the batch into (real, fake) outputs."""
-    real, fake = {}, {}
-    for name, per_sub in outputs.items():
-        real[name] = [(lg.chunk(2)[0], [f.chunk(2)[0] for f in fm]) for lg, fm in per_sub]
-        fake[name] = [(lg.chunk(2)[1], [f.chunk(2)[1] for f in fm]) for lg, fm in per_sub]
-    return real, fake
 
 
 @dataclass
@@ -180,9 +150,7 @@ class Trainer:
             self.discriminator.to(self.device)
         f = cfg.features
         self.mel = MelSpectrogram(f).to(self.device)
-        self.losses = self._build_losses()
-        if not self.losses and self.discriminator is None:
-            raise ConfigError("config: no loss is enabled (losses.* and discriminators are all empty)")
+        self.objective = Objective(cfg.losses, f.sample_rate, self.discriminator is not None).to(self.device)
 
         og, od = cfg.optim.generator, cfg.optim.discriminator
         self.opt_g = build_optimizer(self._trainable(tc.freeze), og, "optim.generator")
@@ -281,17 +249,6 @@ class Trainer:
             raise ConfigError("config: train.freeze leaves no generator parameter to train")
         return trainable
 
-    def _build_losses(self) -> dict[str, tuple[float, nn.Module]]:
-        lc, sr = self.cfg.losses, self.cfg.features.sample_rate
-        losses = {}
-        for name in ("mrstft", "mel", "multiscale_mel", "waveform"):
-            term = getattr(lc, name)
-            if term is not None and term.weight > 0:
-                losses[name] = (term.weight, build_loss(name, term.params, sr, f"losses.{name}.params").to(self.device))
-        if lc.adversarial_kind not in ("lsgan", "hinge"):
-            raise ConfigError(f"losses.adversarial_kind: unknown kind {lc.adversarial_kind!r} (lsgan, hinge)")
-        return losses
-
     # ----------------------------------------------------------------------------------- RNG inputs
     def noise_inputs(self, step: int, batch: int, frames: int, rank: int = 0) -> dict[str, torch.Tensor]:
         """Generator noise/phase for ``step``, from an RNG seeded by (seed, step, rank)."""
@@ -308,28 +265,12 @@ class Trainer:
         noise = self.noise_inputs(step, mel.shape[0], mel.shape[-1], rank)
         return model(mel, f0=f0, **noise) if self.generator.needs_f0 else model(mel, **noise)
 
-    # ----------------------------------------------------------------------------------- losses
-    def reconstruction(self, y_hat: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        total = y_hat.new_zeros(())
-        logs = {}
-        for name, (weight, loss) in self.losses.items():
-            if name == "mrstft":
-                sc, mag = loss(y_hat, y)
-                value = sc + mag
-                logs["loss/mrstft_sc"], logs["loss/mrstft_mag"] = sc.item(), mag.item()
-            else:
-                value = loss(y_hat, y)
-            logs[f"loss/{name}"] = value.item()
-            total = total + weight * value
-        return total, logs
-
     def d_active(self, step: int) -> bool:
         return self.discriminator is not None and step >= self.cfg.train.discriminator_start
 
     # ----------------------------------------------------------------------------------- one step
     def train_step(self, batch: Batch, step: int) -> dict[str, float] | None:
         """One D update and one G update; returns the logged values, or None if the step was skipped."""
-        lc = self.cfg.losses
         y = batch.wav.to(self.device)
         f0 = batch.f0.to(self.device) if batch.f0 is not None else None
         with torch.no_grad():
@@ -340,27 +281,16 @@ class Trainer:
         use_d = self.d_active(step)
         if use_d:
             self.opt_d.zero_grad(set_to_none=True)
-            out = self.d_ddp(torch.cat([y, y_hat.detach()]))
-            real, fake = halves(out)
-            d_real, d_fake = discriminator_adversarial_loss(flatten(real)[0], flatten(fake)[0], lc.adversarial_kind)
+            d_loss, d_logs = self.objective.discriminator_loss(self.d_ddp, y, y_hat)
             od = self.cfg.optim.discriminator
-            d_norm = self._update(d_real + d_fake, self.discriminator, self.opt_d, od, "discriminator")
+            d_norm = self._update(d_loss, self.discriminator, self.opt_d, od, "discriminator")
             if d_norm is None:
                 return None
-            logs.update({"loss/d_real": d_real.item(), "loss/d_fake": d_fake.item(), "grad_norm/d": d_norm})
+            logs.update({**d_logs, "grad_norm/d": d_norm})
 
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss, rec_logs = self.reconstruction(y_hat, y)
-        logs.update(rec_logs)
-        if use_d:
-            real_feats, fake_logits, fake_feats = self._critic_for_generator(y, y_hat)
-            adv = generator_adversarial_loss(fake_logits, lc.adversarial_kind)
-            g_loss = g_loss + lc.adversarial_weight * adv
-            logs["loss/g_adv"] = adv.item()
-            if lc.feature_matching_weight > 0:
-                fm = feature_matching_loss(real_feats, fake_feats)
-                g_loss = g_loss + lc.feature_matching_weight * fm
-                logs["loss/feature_matching"] = fm.item()
+        g_loss, g_logs = self.objective.generator_loss(y_hat, y, self.discriminator if use_d else None)
+        logs.update(g_logs)
         g_norm = self._update(g_loss, self.generator, self.opt_g, self.cfg.optim.generator, "generator")
         if g_norm is None:
             return None
@@ -372,31 +302,6 @@ class Trainer:
         if self.opt_d is not None:
             logs["lr/d"] = self.opt_d.param_groups[0]["lr"]
         return logs
-
-    def _critic_for_generator(
-        self, y: torch.Tensor, y_hat: torch.Tensor
-    ) -> tuple[list[list[torch.Tensor]], list[torch.Tensor], list[list[torch.Tensor]]]:
-        """The updated discriminator on the real and the generated batch, for the generator's losses:
-        (real feature maps, fake logits, fake feature maps).
-
-        Only what the generator's gradient needs is differentiated: D's parameters are frozen for this pass
-        (no weight gradients are computed, which are about half of a conv backward), and the real half runs
-        without autograd (nothing of it reaches the generator: feature matching uses its maps as constants).
-        The plain module is used: with D's parameters frozen no DDP gradient hook fires, and no DDP forward
-        waits for a backward. Same values as one differentiated pass over ``cat([y, y_hat])``.
-        """
-        d = self.discriminator
-        frozen = [p for p in d.parameters() if p.requires_grad]
-        for p in frozen:
-            p.requires_grad_(False)
-        try:
-            with torch.no_grad():
-                real_feats = flatten(d(y))[1]
-            fake_logits, fake_feats = flatten(d(y_hat))
-        finally:
-            for p in frozen:
-                p.requires_grad_(True)
-        return real_feats, fake_logits, fake_feats
 
     def _update(
         self, loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer, oc: OptimizerConfig, what: str
@@ -461,10 +366,7 @@ class Trainer:
             y_hat = self.generate(self.generator, mel, f0, step=VALID_NOISE_STEP + i)
             mel_hat = self.mel(y_hat)
             values = {"valid/mel_l1": float((mel_hat - mel).abs().mean())}
-            if "mrstft" in self.losses:
-                sc, mag = self.losses["mrstft"][1](y_hat, y)
-                values["valid/mrstft"] = float(sc + mag)
-            stats.add(values)
+            stats.add({**values, **self.objective.validation_metrics(y_hat, y)})
             generated.append(y_hat.detach().cpu().numpy().reshape(-1))
             if log_media and i < self.cfg.train.audio_log_utterances:
                 self.logger.audio(f"generated/{i}", y_hat, sr, self.step)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from vocoder.dsp.windows import window_torch
 from vocoder.errors import ConfigError
 from vocoder.models.discriminators.base import Discriminator, SubOutput, conv_stack, positive_ints
 from vocoder.registry import register_discriminator
@@ -44,7 +45,7 @@ class ResolutionDiscriminator(nn.Module):
         self.pad = (n_fft - hop) // 2
         self.negative_slope = negative_slope
         # UnivNet calls torch.stft without a window, i.e. a rectangular window of ``win`` samples.
-        w = torch.ones(win) if window == "rectangular" else torch.hann_window(win)
+        w = torch.ones(win) if window == "rectangular" else window_torch("hann", win)
         self.register_buffer("window", w, persistent=False)
         norm = weight_norm if use_weight_norm else (lambda m: m)
         self.convs = nn.ModuleList(

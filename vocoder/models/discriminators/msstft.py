@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from vocoder.dsp.windows import window_torch
 from vocoder.errors import ConfigError
 from vocoder.models.discriminators.base import Discriminator, SubOutput, conv_stack, positive_ints
 from vocoder.registry import register_discriminator
@@ -41,7 +42,7 @@ class STFTDiscriminator(nn.Module):
         super().__init__()
         self.n_fft, self.hop, self.win = n_fft, hop, win
         self.negative_slope = negative_slope
-        window = torch.hann_window(win)
+        window = window_torch("hann", win)
         self.register_buffer("window", window, persistent=False)
         self.scale = float(window.pow(2).sum().rsqrt())
         norm = weight_norm if use_weight_norm else (lambda m: m)

@@ -3,8 +3,8 @@ upsampling early and lets an inverse STFT do the last ``istft_hop``-fold step.
 
 mel ``(B, n_mels, T)`` -> conv_pre (k7) -> per stage [LeakyReLU 0.1, upsample x r, MRF of ResBlocks]
 -> LeakyReLU -> reflection pad (1, 0) -> conv_post (k7) to ``istft_n_fft + 2`` channels
--> magnitude ``(B, n_fft // 2 + 1, T * prod(r) + 1)`` and phase of the same shape -> ISTFT ("center")
--> waveform ``(B, 1, T * hop)``.
+-> :class:`~vocoder.models.generators.istft_head.ISTFTHead` ("polar", "center"): magnitude
+``(B, n_fft // 2 + 1, T * prod(r) + 1)`` and phase of the same shape -> ISTFT -> waveform ``(B, 1, T * hop)``.
 
 The reflection pad adds one frame, which the "center" ISTFT takes back, so the output is exactly
 ``T * prod(r) * istft_hop = T * hop`` samples (the reference's layout with ``torch.istft``).
@@ -40,9 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vocoder.dsp.stft import ISTFT
 from vocoder.errors import ConfigError, ModelError
 from vocoder.models.generators.base import Generator
+from vocoder.models.generators.istft_head import MAGNITUDES, ISTFTHead
 from vocoder.models.generators.layers import (
     LRELU_SLOPE,
     MultiReceptiveField,
@@ -95,28 +95,6 @@ ISTFTNET_VARIANTS: dict[str, dict[str, Any]] = {
 }
 DEFAULT_VARIANT = "v1-c8c8i"
 
-MAGNITUDES = ("bounded", "softplus", "exp")
-# Upper bound of the "bounded" magnitude, as Vocos' clip at 1e2. A full-scale sine gives |X| <= n_fft / 2
-# with a Hann window, i.e. <= 64 for the largest n_fft (128) used here.
-LOG_MAGNITUDE_MAX = math.log(100.0)
-
-
-def _magnitude(x: Tensor, kind: str) -> Tensor:
-    """Magnitude from the head's log-magnitude channels.
-
-    "bounded": ``exp`` of a smooth upper clamp of ``x`` at :data:`LOG_MAGNITUDE_MAX`,
-    ``max - softplus(max - x)``; the result is ``exp(x) / (1 + exp(x) / 100)``: ``exp(x)`` well below
-    100, never above it, and unlike Vocos' hard clip it keeps a gradient above the bound.
-    "softplus": ``softplus(x)``, linear growth. "exp": the reference's unbounded ``exp(x)``
-    (rishikksh20/iSTFTNet-pytorch issue #5), kept only for comparison.
-    """
-    if kind == "bounded":
-        return torch.exp(LOG_MAGNITUDE_MAX - F.softplus(LOG_MAGNITUDE_MAX - x))
-    if kind == "softplus":
-        return F.softplus(x)
-    return torch.exp(x)
-
-
 @register_generator("istftnet")
 class ISTFTNetGenerator(Generator):
     """iSTFTNet (and HiFi-GAN): mel ``(B, n_mels, T)`` -> waveform ``(B, 1, T * hop)``.
@@ -125,7 +103,9 @@ class ISTFTNetGenerator(Generator):
     :data:`ISTFTNET_VARIANTS`. ``prod(upsample_rates) * istft_hop`` must equal ``hop``.
     ``istft_n_fft = 0`` (with ``istft_hop = 1``) is HiFi-GAN: a one-channel conv_post and tanh, no iSTFT.
     A stage with rate ``r > 1`` is a ConvTranspose1d (kernel ``k``, ``k - r`` even) that halves the
-    channels; a stage with rate 1 is a Conv1d (odd ``k``) that keeps them.
+    channels; a stage with rate 1 is a Conv1d (odd ``k``) that keeps them. ``magnitude`` (one of
+    :data:`~vocoder.models.generators.istft_head.MAGNITUDES`) is the head's magnitude activation.
+    ``istft`` is the :class:`ISTFTHead` (None for HiFi-GAN).
     """
 
     needs_f0 = False
@@ -192,7 +172,7 @@ class ISTFTNetGenerator(Generator):
         else:
             self.conv_post = wn_conv1d(channels, n_fft + 2, 7, padding=3)
             self.n_bins = n_fft // 2 + 1
-            self.istft = ISTFT(n_fft, ihop, padding="center")
+            self.istft = ISTFTHead(n_fft, ihop, padding="center", form="polar", magnitude=magnitude)
 
     def _check(
         self,
@@ -252,15 +232,17 @@ class ISTFTNetGenerator(Generator):
         # Both references use leaky_relu's default slope (0.01) here, not 0.1.
         return F.leaky_relu(x, 0.01)
 
-    def spectrum(self, mel: Tensor) -> tuple[Tensor, Tensor]:
-        """mel ``(B, n_mels, T)`` -> (real, imag), each ``(B, istft_n_fft // 2 + 1, T * prod(rates) + 1)``."""
+    def _planes(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+        """mel ``(B, n_mels, T)`` -> the head's (log-magnitude, phase) planes, each
+        ``(B, istft_n_fft // 2 + 1, T * prod(rates) + 1)``: conv_post's channels split in two."""
         if self.istft is None:
             raise ModelError("a HiFi-GAN variant (istft_n_fft 0) has no spectrum head")
         x = self.conv_post(F.pad(self.features(mel), (1, 0), mode="reflect"))
-        mag = _magnitude(x[:, : self.n_bins], self.magnitude)
-        # rishikksh20 uses phase = sin(x), which confines the phase to +-1 rad; pi * sin(x) covers the circle.
-        phase = math.pi * torch.sin(x[:, self.n_bins :])
-        return mag * torch.cos(phase), mag * torch.sin(phase)
+        return x[:, : self.n_bins], x[:, self.n_bins :]
+
+    def spectrum(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+        """mel ``(B, n_mels, T)`` -> (real, imag), each ``(B, istft_n_fft // 2 + 1, T * prod(rates) + 1)``."""
+        return self.istft.spectrum(*self._planes(mel))
 
     def forward(
         self,
@@ -275,5 +257,4 @@ class ISTFTNetGenerator(Generator):
             self.check_inputs(mel)
         if self.istft is None:
             return torch.tanh(self.conv_post(self.features(mel)))
-        real, imag = self.spectrum(mel)
-        return self.istft(real, imag).unsqueeze(1)
+        return self.istft(*self._planes(mel))

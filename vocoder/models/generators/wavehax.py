@@ -9,7 +9,8 @@ mel ``(B, n_mels, T)`` and F0 ``(B, T)`` -> waveform ``(B, 1, T * hop)``:
    real and imag maps; ``Conv1d(n_mels -> F, k=prior_kernel, reflect)`` projects the mel.
 3. The 5 planes [prior_re, prior_im, proj_re, proj_im, mel_proj] form a ``(B, F, T, 5)`` channels-last
    image -> 1x1 conv (no bias) to ``channels`` -> layer norm -> ``num_blocks`` ConvNeXt-2D blocks
-   -> layer norm -> 1x1 conv to 2 planes (real, imag) -> ISTFT -> ``(B, 1, T * hop)``.
+   -> layer norm -> 1x1 conv to 2 planes (real, imag) -> :class:`~vocoder.models.generators.istft_head.ISTFTHead`
+   ("cartesian", "same") -> ``(B, 1, T * hop)``.
 
 As the reference: the depthwise convs have no bias, the input 1x1 conv has none, all other layers
 have one; every conv/linear weight is drawn from a truncated N(0, 0.02) and every bias is 0; layer
@@ -32,9 +33,10 @@ import torch
 from torch import Tensor, nn
 
 from vocoder.dsp.excitation import PCPHPrior
-from vocoder.dsp.stft import ISTFT, STFT
+from vocoder.dsp.stft import STFT
 from vocoder.errors import ConfigError, InputError
 from vocoder.models.generators.base import Generator
+from vocoder.models.generators.istft_head import ISTFTHead
 from vocoder.models.generators.layers import ConvNeXtBlock2d, LayerNorm2d
 from vocoder.registry import register_generator
 
@@ -116,7 +118,7 @@ class WavehaxGenerator(Generator):
             noise_amplitude=noise_amplitude,
         )
         self.stft = STFT(n_fft, hop, padding="same")
-        self.istft = ISTFT(n_fft, hop, padding="same")
+        self.istft = ISTFTHead(n_fft, hop, padding="same", form="cartesian")
         pad = prior_kernel // 2
         self.prior_proj = nn.Conv1d(n_bins, n_bins, prior_kernel, padding=pad, padding_mode="reflect")
         self.cond_proj = nn.Conv1d(n_mels, n_bins, prior_kernel, padding=pad, padding_mode="reflect")
@@ -175,7 +177,7 @@ class WavehaxGenerator(Generator):
         for block in self.blocks:
             x = block(x)
         x = self.output_proj(self.output_norm(x))  # (B, F, T, 2)
-        return self.istft(x[..., 0], x[..., 1]).unsqueeze(1)
+        return self.istft(x[..., 0], x[..., 1])
 
     def _blocks_nchw(self, x: Tensor) -> Tensor:
         """Export form of the network after the inputs: planes ``(B, 5, F, T)`` -> waveform ``(B, 1, T * hop)``,
@@ -188,4 +190,4 @@ class WavehaxGenerator(Generator):
             x = block.forward_nchw(x)
         x = self.output_norm.forward_nchw(x).reshape(b, -1, nf * nt)
         x = (torch.matmul(self.output_proj.weight, x) + self.output_proj.bias[:, None]).reshape(b, 2, nf, nt)
-        return self.istft(x[:, 0], x[:, 1]).unsqueeze(1)
+        return self.istft(x[:, 0], x[:, 1])
