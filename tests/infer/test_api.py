@@ -229,7 +229,7 @@ def test_one_validation_path_for_files_api_and_both_backends(demo_models, tmp_pa
     """``load_mel`` (the CLI's file reader) and ``Vocoder.synthesize`` on torch and onnxruntime all call
     :func:`vocoder.infer.checks.prepare_mel`."""
     import vocoder.infer.base as base
-    import vocoder.infer.inputs as inputs
+    import vocoder.infer.mel_files as mel_files
     from vocoder.infer.checks import prepare_mel
 
     calls = []
@@ -239,10 +239,10 @@ def test_one_validation_path_for_files_api_and_both_backends(demo_models, tmp_pa
         return prepare_mel(*args, **kwargs)
 
     monkeypatch.setattr(base, "prepare_mel", counted)
-    monkeypatch.setattr(inputs, "prepare_mel", counted)
+    monkeypatch.setattr(mel_files, "prepare_mel", counted)
     mel = demo_mel(0)
     np.save(tmp_path / "a.npy", mel)
-    file_mel, _ = inputs.load_mel(tmp_path / "a.npy", vocoder.load(demo_models["torch"]).features)
+    file_mel, _ = mel_files.load_mel(tmp_path / "a.npy", vocoder.load(demo_models["torch"]).features)
     for backend in ("torch", "onnx"):
         vocoder.load(demo_models[backend]).synthesize(file_mel)
     assert calls == [str(tmp_path / "a.npy"), "mel", "mel"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from vocoder.config import FeatureConfig, RunConfig
 from vocoder.errors import InputError
-from vocoder.infer.checks import check_f0, check_seed, prepare_mel
+from vocoder.infer.checks import check_f0, check_seed, float_input, prepare_mel
 from vocoder.infer.noise import noise_segment, start_phase
 
 _WHAT = {
@@ -30,17 +30,6 @@ _WHAT = {
     "noise": "float32 i.i.d. N(0, 1)",
     "phase": "float64 start phase in cycles, [0, 1)",
 }
-
-
-def _run_array(name: str, value: Any, dtype: type) -> np.ndarray:
-    """``value`` as a contiguous ``dtype`` array; InputError (one line) when it is not a float array."""
-    try:
-        arr = np.asarray(value)
-    except Exception as err:  # e.g. a tensor that needs grad or lives on a GPU
-        raise InputError(f"{name}: cannot be read as an array ({type(err).__name__})") from None
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise InputError(f"{name}: expected a floating-point array, got dtype {arr.dtype} (shape {arr.shape})")
-    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 @dataclass(frozen=True)
@@ -117,7 +106,7 @@ class Vocoder(ABC):
         input, the expected shape (with its rule) and the given one, e.g. ``noise: expected shape
         (1, 1, 640) = (batch, 1, frames * hop) for 20 frames at hop 32, got (1, 1, 600)``.
         """
-        arr = _run_array("mel", mel, np.float32)
+        arr = np.ascontiguousarray(float_input(mel, "mel"), dtype=np.float32)
         if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != self.n_mels:
             raise InputError(
                 f"mel: expected shape (batch, {self.n_mels}, frames) = (batch, n_mels, frames), got {arr.shape}"
@@ -138,7 +127,7 @@ class Vocoder(ABC):
                 continue
             if given[name] is None:
                 raise InputError(f"{name}: missing; this model takes {name} of shape {shape} = {rule}, {_WHAT[name]}")
-            value = _run_array(name, given[name], dtype)
+            value = np.ascontiguousarray(float_input(given[name], name), dtype=dtype)
             if value.shape != shape:
                 raise InputError(
                     f"{name}: expected shape {shape} = {rule} for {frames} frames"

@@ -2,7 +2,7 @@
 
 :func:`synthesize_files` expands folders (recursively, sorted), loads the model once with
 :func:`vocoder.load` (run/checkpoint folder on torch, ``.onnx`` on onnxruntime), and for each input
-reads the mel ``(n_mels, T)`` (and F0 ``(T,)`` for F0 models, see :mod:`vocoder.infer.inputs`), runs
+reads the mel ``(n_mels, T)`` (and F0 ``(T,)`` for F0 models, see :mod:`vocoder.infer.mel_files`), runs
 ``model.synthesize`` and writes ``OUT/NAME.wav`` (``T * hop`` samples, 16-bit, atomically). A file that
 fails is reported as one ``error: FILE: problem`` line and skipped; the others are still written.
 
@@ -23,7 +23,7 @@ What the mel files are: ``--mel-preset NAME`` declares the preset they were made
 value by value with the model's features once, before any file is read, and refused (one line naming
 both) when any setting differs (sample rate, hop, window, mel band, log, clamp...). A ``.npz`` can carry
 the same declaration itself (keys ``preset`` and/or ``sample_rate``, ``hop``, ...; see
-:mod:`vocoder.infer.inputs`), which ``vocoder features`` writes.
+:mod:`vocoder.infer.mel_files`), which ``vocoder features`` writes.
 """
 
 from __future__ import annotations
@@ -38,18 +38,13 @@ from typing import Any
 import numpy as np
 
 from vocoder import output_paths
-from vocoder.audio.io import write_audio
+from vocoder.audio.io import AUDIO_EXTENSIONS, write_audio
 from vocoder.audio.mel_presets import PRESETS
 from vocoder.errors import ConfigError, InputError, VocoderError
-from vocoder.infer.checks import check_preset
-from vocoder.infer.inputs import (
-    f0_from_audio,
-    find_reference_audio,
-    input_extensions,
-    is_f0_file,
-    load_audio_input,
-    load_mel,
-)
+from vocoder.infer.copy_synthesis import load_audio_input
+from vocoder.infer.f0_inputs import f0_from_audio, find_reference_audio, is_f0_file
+from vocoder.infer.mel_files import MEL_EXTENSIONS, load_mel
+from vocoder.infer.mel_settings import check_preset
 from vocoder.output_paths import os_reason
 
 
@@ -105,7 +100,7 @@ def collect_inputs(
 ) -> tuple[list[Job], list[tuple[str, str]]]:
     """Input files as :class:`Job` (outputs ``NAME + suffix`` assigned, de-duplicated) and problems
     ``(input, message)``."""
-    exts = {e.lower() for e in input_extensions(from_audio)}
+    exts = {e.lower() for e in (AUDIO_EXTENSIONS if from_audio else MEL_EXTENSIONS)}
     kind = "audio" if from_audio else "mel"
     jobs: list[Job] = []
     problems: list[tuple[str, str]] = []
