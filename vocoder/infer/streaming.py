@@ -107,7 +107,7 @@ class StreamingSynthesizer:
         phase = None
         if self._phase is not None:
             phase = phase_advance(self._f0[:, :lo], self.model.hop, self.model.sample_rate, self._phase)
-        wav = self.model.run(mel, f0, noise, phase)
+        wav = self.model.run_checked(mel, f0, noise, phase)
         hop = self.model.hop
         out = wav[:, (self.emitted - a) * hop : (upto - a) * hop]
         self.emitted = upto
