@@ -9,6 +9,12 @@ once.
 when ``needs_f0`` and ignored otherwise. Noise and start phase come from ``seed``
 (:mod:`vocoder.infer.noise`), so equal seeds give equal waveforms on both backends. Inputs longer than
 ``chunk_frames`` frames are synthesized window by window in bounded memory (:mod:`vocoder.infer.chunking`).
+
+Checked once: ``synthesize`` validates its inputs (:meth:`Vocoder.prepare_inputs`, :mod:`vocoder.infer.checks`)
+and hands them to :meth:`Vocoder.synthesize_checked`, which the CLI calls with the arrays its file reader
+(:func:`~vocoder.infer.mel_files.load_mel`) has validated;
+from there a backend's :meth:`Vocoder.run_checked` gets them unchecked. :meth:`Vocoder.run` (arrays from
+a caller, noise and phase included) checks them first.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 
 from vocoder.config import FeatureConfig, RunConfig
 from vocoder.errors import InputError
-from vocoder.infer.checks import check_f0, check_seed, prepare_mel
+from vocoder.infer.checks import check_f0, check_seed, float_input, prepare_mel
 from vocoder.infer.noise import noise_segment, start_phase
 
 _WHAT = {
@@ -30,17 +36,6 @@ _WHAT = {
     "noise": "float32 i.i.d. N(0, 1)",
     "phase": "float64 start phase in cycles, [0, 1)",
 }
-
-
-def _run_array(name: str, value: Any, dtype: type) -> np.ndarray:
-    """``value`` as a contiguous ``dtype`` array; InputError (one line) when it is not a float array."""
-    try:
-        arr = np.asarray(value)
-    except Exception as err:  # e.g. a tensor that needs grad or lives on a GPU
-        raise InputError(f"{name}: cannot be read as an array ({type(err).__name__})") from None
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise InputError(f"{name}: expected a floating-point array, got dtype {arr.dtype} (shape {arr.shape})")
-    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 @dataclass(frozen=True)
@@ -96,15 +91,20 @@ class Vocoder(ABC):
     context: StreamContext
 
     @abstractmethod
-    def run(
+    def run_checked(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
     ) -> np.ndarray:
-        """Checked inputs -> waveform ``(B, T * hop)`` float32.
+        """Checked inputs -> waveform ``(B, T * hop)`` float32; nothing is checked again here.
 
         ``mel`` ``(B, n_mels, T)`` float32; ``f0`` ``(B, T)`` float32 when ``needs_f0``; ``noise``
         ``(B, 1, T * hop)`` float32 when ``needs_noise``; ``phase`` ``(B, 1)`` float64 cycles when
         ``needs_f0 and needs_noise`` (the harmonic prior's start phase). Unused inputs are None.
         """
+
+    def run(self, mel: Any, f0: Any, noise: Any, phase: Any) -> np.ndarray:
+        """:meth:`run_checked` on arrays from a caller, checked first (:meth:`check_run_inputs`), so a wrong
+        shape is one :class:`InputError` line rather than a backend's own error."""
+        return self.run_checked(**self.check_run_inputs(mel, f0, noise, phase))
 
     def check_run_inputs(
         self, mel: Any, f0: Any, noise: Any, phase: Any
@@ -117,7 +117,7 @@ class Vocoder(ABC):
         input, the expected shape (with its rule) and the given one, e.g. ``noise: expected shape
         (1, 1, 640) = (batch, 1, frames * hop) for 20 frames at hop 32, got (1, 1, 600)``.
         """
-        arr = _run_array("mel", mel, np.float32)
+        arr = np.ascontiguousarray(float_input(mel, "mel"), dtype=np.float32)
         if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != self.n_mels:
             raise InputError(
                 f"mel: expected shape (batch, {self.n_mels}, frames) = (batch, n_mels, frames), got {arr.shape}"
@@ -138,7 +138,7 @@ class Vocoder(ABC):
                 continue
             if given[name] is None:
                 raise InputError(f"{name}: missing; this model takes {name} of shape {shape} = {rule}, {_WHAT[name]}")
-            value = _run_array(name, given[name], dtype)
+            value = np.ascontiguousarray(float_input(given[name], name), dtype=dtype)
             if value.shape != shape:
                 raise InputError(
                     f"{name}: expected shape {shape} = {rule} for {frames} frames"
@@ -156,20 +156,33 @@ class Vocoder(ABC):
         (:func:`~vocoder.infer.checks.prepare_mel`): ``(T, n_mels)`` is transposed, dB/linear/normalised
         mels and a declared ``mel_preset`` other than the model's features are refused. ``check_values=False``
         skips only the log-mel value range (random mels in benchmarks)."""
+        mel3, f0b, batched = self.prepare_inputs(mel, f0, mel_preset, check_values)
+        wav = self.synthesize_checked(mel3, f0b, check_seed(seed))
+        return wav if batched else wav[0]
+
+    def prepare_inputs(
+        self, mel: Any, f0: Any = None, mel_preset: str | None = None, check_values: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """The one check of a mel and its F0 for this model: ``(mel (B, n_mels, T) float32, f0 (B, T)
+        float32 or None, batched)`` (:func:`~vocoder.infer.checks.prepare_mel`, :meth:`check_f0`)."""
         mel3, batched = prepare_mel(
             mel, self.features, min_frames=self.min_frames, mel_preset=mel_preset, check_values=check_values
         )
-        batch, _, frames = mel3.shape
-        f0b = self.check_f0(f0, batch, frames, batched)
-        seed = check_seed(seed)
+        return mel3, self.check_f0(f0, mel3.shape[0], mel3.shape[2], batched), batched
+
+    def synthesize_checked(self, mel: np.ndarray, f0: np.ndarray | None, seed: int) -> np.ndarray:
+        """Inputs as the checks leave them -> ``(B, T * hop)`` float32, with seeded noise and phase.
+
+        ``mel`` ``(B, n_mels, T)`` float32 from :func:`~vocoder.infer.checks.prepare_mel` (at least
+        ``min_frames`` frames), ``f0`` ``(B, T)`` float32 Hz when ``needs_f0`` (else None), ``seed`` a
+        non-negative int: not checked again. Inputs longer than ``chunk_frames`` go window by window."""
+        batch, _, frames = mel.shape
         if self.chunk_frames and frames > self.chunk_frames and self._can_chunk():
             from vocoder.infer.chunking import synthesize_chunked
 
-            wav = synthesize_chunked(self, mel3, f0b, seed, max(int(self.chunk_frames), 2 * self.min_frames))
-        else:
-            noise, phase = self.random_inputs(seed, batch, 0, frames)
-            wav = self.run(mel3, f0b, noise, phase)
-        return wav if batched else wav[0]
+            return synthesize_chunked(self, mel, f0, seed, max(int(self.chunk_frames), 2 * self.min_frames))
+        noise, phase = self.random_inputs(seed, batch, 0, frames)
+        return self.run_checked(mel, f0, noise, phase)
 
     def _can_chunk(self) -> bool:
         """False (with a warning) when the model's streaming context is unknown: whole-input synthesis."""
@@ -178,7 +191,7 @@ class Vocoder(ABC):
             return True
         warnings.warn(
             f"{self.source}: long input synthesized whole (memory grows with its length): {ctx.reason}",
-            stacklevel=3,
+            stacklevel=4,  # the caller of synthesize (synthesize -> synthesize_checked -> here)
         )
         return False
 
