@@ -66,7 +66,7 @@ def _rates_line(utts: list[Utterance], target: int | None) -> str:
 
 def describe(path: str | Path, overrides: list[str] | None = None) -> str:
     from vocoder.audio.io import AUDIO_EXTENSIONS
-    from vocoder.infer.inputs import MEL_EXTENSIONS
+    from vocoder.infer.mel_files import MEL_EXTENSIONS
 
     path = Path(path)
     if path.is_dir() and not (path / "config.yaml").is_file():
@@ -210,23 +210,24 @@ def _array_line(arr: np.ndarray) -> str:
 def describe_mel(path: str | Path) -> str:
     """A mel file: the mel array's shape, dtype and value range, the stored feature metadata, and its F0
     (the file's ``f0`` entry or a sibling ``NAME.f0.npy``). Read as synthesis reads it (no pickle)."""
-    from vocoder.infer.inputs import METADATA_KEYS, _read_npy, _read_npz, _read_pt, _to_numpy, f0_sibling
+    from vocoder.infer.checks import to_numpy
+    from vocoder.infer.f0_inputs import f0_sibling
+    from vocoder.infer.mel_files import METADATA_KEYS, read_mel_file
 
     path = Path(path)
-    readers = {".npy": _read_npy, ".npz": _read_npz, ".pt": _read_pt}
-    data = readers[path.suffix.lower()](path)
-    mel = _to_numpy(data["mel"], str(path), "mel")
+    data = read_mel_file(path)
+    mel = to_numpy(data["mel"], str(path), "mel")
     lines = [f"mel: {path}: {_array_line(mel)}"]
     meta = []
     for key in ("preset", *METADATA_KEYS):
         if key in data:
-            value = _to_numpy(data[key], str(path), key)
+            value = to_numpy(data[key], str(path), key)
             item = value.reshape(()).item() if value.size == 1 else value.tolist()
             meta.append(f"{key} {item.decode('utf-8', 'replace') if isinstance(item, bytes) else item}")
     lines.append("metadata: " + (", ".join(meta) if meta else "none stored (preset, sample_rate, hop, ...)"))
     f0, where = None, ""
     if "f0" in data:
-        f0, where = _to_numpy(data["f0"], str(path), "f0"), "key 'f0'"
+        f0, where = to_numpy(data["f0"], str(path), "f0"), "key 'f0'"
     elif f0_sibling(path).is_file():
         sibling = f0_sibling(path)
         try:

@@ -229,7 +229,7 @@ def test_one_validation_path_for_files_api_and_both_backends(demo_models, tmp_pa
     """``load_mel`` (the CLI's file reader) and ``Vocoder.synthesize`` on torch and onnxruntime all call
     :func:`vocoder.infer.checks.prepare_mel`."""
     import vocoder.infer.base as base
-    import vocoder.infer.inputs as inputs
+    import vocoder.infer.mel_files as mel_files
     from vocoder.infer.checks import prepare_mel
 
     calls = []
@@ -239,10 +239,64 @@ def test_one_validation_path_for_files_api_and_both_backends(demo_models, tmp_pa
         return prepare_mel(*args, **kwargs)
 
     monkeypatch.setattr(base, "prepare_mel", counted)
-    monkeypatch.setattr(inputs, "prepare_mel", counted)
+    monkeypatch.setattr(mel_files, "prepare_mel", counted)
     mel = demo_mel(0)
     np.save(tmp_path / "a.npy", mel)
-    file_mel, _ = inputs.load_mel(tmp_path / "a.npy", vocoder.load(demo_models["torch"]).features)
+    file_mel, _ = mel_files.load_mel(tmp_path / "a.npy", vocoder.load(demo_models["torch"]).features)
     for backend in ("torch", "onnx"):
         vocoder.load(demo_models[backend]).synthesize(file_mel)
     assert calls == [str(tmp_path / "a.npy"), "mel", "mel"]
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_cli_checks_each_file_once(checkpoints, onnx_files, backend, tmp_path, monkeypatch):
+    """``vocoder synthesize`` checks a mel file and its F0 once, in the file reader; the model then runs
+    them unchecked (no second prepare_mel or check_f0, no run-input check), and on torch the generator's
+    ``check_inputs`` is the one torch-side check."""
+    import vocoder.infer.base as base
+    import vocoder.infer.f0_inputs as f0_inputs
+    import vocoder.infer.mel_files as mel_files
+    from vocoder.models.generators.base import Generator
+
+    calls = {}
+
+    def count(owner, name, key):
+        real = getattr(owner, name)
+        calls[key] = 0
+
+        def counted(*args, **kwargs):
+            calls[key] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+
+    count(mel_files, "prepare_mel", "file prepare_mel")
+    count(mel_files, "fit_f0", "file fit_f0")  # the file's own 'f0'
+    count(f0_inputs, "fit_f0", "sidecar fit_f0")  # NAME.f0.npy
+    count(base, "prepare_mel", "api prepare_mel")
+    count(base, "check_f0", "api check_f0")
+    count(base.Vocoder, "check_run_inputs", "check_run_inputs")
+    count(Generator, "check_inputs", "generator check_inputs")
+    mel, f0 = mel_and_f0(20, seed=3)
+    np.savez(tmp_path / "a.npz", mel=mel, f0=f0)
+    np.save(tmp_path / "b.npy", mel.T)
+    np.save(tmp_path / "b.f0.npy", f0)
+    model = checkpoints["wavehax"] if backend == "torch" else onnx_files["wavehax"]
+    out = tmp_path / "out"
+    assert main(["synthesize", str(model), str(tmp_path / "a.npz"), str(tmp_path / "b.npy"), "--out", str(out)]) == 0
+    assert calls == {
+        "file prepare_mel": 2, "file fit_f0": 1, "sidecar fit_f0": 1,
+        "api prepare_mel": 0, "api check_f0": 0, "check_run_inputs": 0,
+        "generator check_inputs": 2 if backend == "torch" else 0,
+    }
+    # the same numbers as the API, which checks the arrays itself, once
+    calls.update(dict.fromkeys(calls, 0))
+    want = vocoder.load(model).synthesize(mel, f0)
+    assert calls == {
+        "file prepare_mel": 0, "file fit_f0": 0, "sidecar fit_f0": 0,
+        "api prepare_mel": 1, "api check_f0": 1, "check_run_inputs": 0,
+        "generator check_inputs": 1 if backend == "torch" else 0,
+    }
+    for name in ("a", "b"):
+        got, _ = sf.read(out / f"{name}.wav", dtype="float32")
+        np.testing.assert_allclose(got, np.clip(want, -1, 1), atol=1.5 / 32768)

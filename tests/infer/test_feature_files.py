@@ -19,7 +19,7 @@ from vocoder.audio.mel_presets import resolve_features
 from vocoder.cli import main
 from vocoder.errors import AudioError, InputError
 from vocoder.infer.feature_files import feature_metadata, write_feature_files
-from vocoder.infer.inputs import METADATA_KEYS, load_mel
+from vocoder.infer.mel_files import METADATA_KEYS, load_mel
 
 
 @pytest.fixture(scope="module")

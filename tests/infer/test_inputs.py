@@ -16,15 +16,10 @@ from vocoder.audio.f0 import extract_f0
 from vocoder.audio.mel_numpy import log_mel_numpy
 from vocoder.audio.mel_presets import PRESETS, resolve_features
 from vocoder.errors import InputError
-from vocoder.infer.inputs import (
-    check_mel_values,
-    f0_from_audio,
-    find_reference_audio,
-    fit_f0,
-    load_audio_input,
-    load_mel,
-    mel_value_range,
-)
+from vocoder.infer.copy_synthesis import load_audio_input
+from vocoder.infer.f0_inputs import f0_from_audio, find_reference_audio, fit_f0
+from vocoder.infer.mel_files import load_mel
+from vocoder.infer.value_ranges import check_mel_values, mel_value_range
 
 
 @pytest.fixture(scope="module")
@@ -397,7 +392,8 @@ def test_audio_input_for_copy_synthesis(tmp_path):
 
 
 def test_inputs_module_does_not_import_torch():
-    code = "import sys, vocoder.infer.inputs; print('torch' in sys.modules)"
+    modules = ("mel_files", "f0_inputs", "copy_synthesis", "value_ranges", "mel_settings", "checks", "array_files")
+    code = f"import sys, {', '.join(f'vocoder.infer.{m}' for m in modules)}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

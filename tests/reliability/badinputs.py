@@ -35,7 +35,7 @@ from vocoder.config import FeatureConfig
 
 MARKER = "PAYLOAD_RAN"
 GOOD_FRAMES = 40  # frames of the plausible mels (and hops of the good audio)
-F0_SHORT_BY = 5  # more than inputs.F0_LENGTH_SLACK frames missing
+F0_SHORT_BY = 5  # more than f0_inputs.F0_LENGTH_SLACK frames missing
 
 
 class Payload:
@@ -66,7 +66,7 @@ def write_payload_pt(path: Path, marker: str | Path) -> Path:
 
 def plausible_audio(features: FeatureConfig, frames: int = GOOD_FRAMES, seed: int = 0) -> np.ndarray:
     """A voiced-sounding signal ``(frames * hop,)`` float32: five harmonics of a 120-180 Hz glide plus
-    a little noise, peak 0.5 (its log-mel passes :func:`vocoder.infer.inputs.check_mel_values`)."""
+    a little noise, peak 0.5 (its log-mel passes :func:`vocoder.infer.value_ranges.check_mel_values`)."""
     sr, length = features.sample_rate, frames * features.hop
     t = np.arange(length) / sr
     phase = 2 * np.pi * np.cumsum(150.0 + 30.0 * np.sin(2 * np.pi * 3.0 * t)) / sr

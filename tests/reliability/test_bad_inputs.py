@@ -18,7 +18,7 @@ from cli_runner import CliResult, run_cli
 from helpers_synth import DEMO, HOP, SR
 
 from vocoder.audio.mel_numpy import log_mel_numpy
-from vocoder.infer.inputs import load_audio_input
+from vocoder.infer.copy_synthesis import load_audio_input
 
 KINDS = ("mel", "audio", "f0", "model", "config")
 GOOD = {"good_a.npy": 31, "good_b.npz": 57}  # good mels of the batches: name -> frames
@@ -208,7 +208,7 @@ def test_no_payload_ran(bad_inputs, runs):
 
 def test_error_text_stays_one_line_whatever_it_quotes(tmp_path):
     from vocoder.errors import ConfigError, InputError
-    from vocoder.infer.inputs import load_mel
+    from vocoder.infer.mel_files import load_mel
 
     assert str(ConfigError("r.yaml: unknown key 'a\nb\x1b[31m'")) == "r.yaml: unknown key 'a\\nb\\x1b[31m'"
     assert str(InputError("plain text, é and λ")) == "plain text, é and λ"

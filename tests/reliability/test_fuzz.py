@@ -21,8 +21,9 @@ from vocoder.audio.io import read_audio
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import FeatureConfig, RunConfig, config_from_dict, load_config
 from vocoder.errors import VocoderError
-from vocoder.infer.checks import check_f0, check_mel
-from vocoder.infer.inputs import METADATA_KEYS, fit_f0, load_f0_file, load_mel
+from vocoder.infer.checks import check_chunk, check_f0
+from vocoder.infer.f0_inputs import fit_f0, load_f0_file
+from vocoder.infer.mel_files import METADATA_KEYS, load_mel
 
 FEATURES = resolve_features({"sample_rate": 8000, "n_fft": 128, "hop": 32, "n_mels": 8, "fmax": None})
 N_MELS = FEATURES.n_mels
@@ -285,8 +286,8 @@ def test_fit_f0_and_f0_files(tmp_path, f0, frames):
 @FUZZ
 @given(mel=arrays() | plausible(), f0=arrays(), batched=st.booleans())
 def test_api_input_checks(mel, f0, batched):
-    # what vocoder.load(...).synthesize(mel, f0) checks before running a model
-    checked = returns_or_refuses(check_mel, mel, N_MELS)
+    # what a streaming push (vocoder.stream) checks before running a model
+    checked = returns_or_refuses(check_chunk, mel, N_MELS)
     if checked is None:
         return
     mel3, was_batched = checked
@@ -299,7 +300,7 @@ def test_values_beyond_float32_are_refused_not_turned_into_inf():
     mel = np.full((N_MELS, 3), -4.5)
     mel[0, 0] = 1e300  # finite in float64, inf in float32: what the fuzzer found (for F0)
     with pytest.raises(VocoderError, match=r"mel: contains NaN or Inf \(or values beyond float32\)"):
-        check_mel(mel, N_MELS)
+        check_chunk(mel, N_MELS)
     with pytest.raises(VocoderError, match=r"f0: contains NaN or Inf \(or values beyond float32\)"):
         check_f0(np.array([100.0, 3.5e38, 0.0]), 1, 3, False)
     with pytest.raises(VocoderError, match=r"^f0: F0 has NaN/Inf values \(or values beyond float32\)$"):

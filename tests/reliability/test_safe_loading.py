@@ -21,7 +21,7 @@ from helpers_synth import DEMO
 import vocoder
 from vocoder.config import config_from_dict
 from vocoder.errors import InputError, ModelError
-from vocoder.infer.inputs import load_mel
+from vocoder.infer.mel_files import load_mel
 from vocoder.models.factory import build_generator
 from vocoder.train.checkpoint import LATEST_FILE, STATE_FILE, write_model
 

@@ -11,6 +11,12 @@ from the mel, and the model says so once), and ignored otherwise; ``f0_scale`` m
 predicted) before synthesis. Noise and start phase come from ``seed``
 (:mod:`vocoder.infer.noise`), so equal seeds give equal waveforms on both backends. Inputs longer than
 ``chunk_frames`` frames are synthesized window by window in bounded memory (:mod:`vocoder.infer.chunking`).
+
+Checked once: ``synthesize`` validates its inputs (:meth:`Vocoder.prepare_inputs`, :mod:`vocoder.infer.checks`)
+and hands them to :meth:`Vocoder.synthesize_checked`, which the CLI calls with the arrays its file reader
+(:func:`~vocoder.infer.mel_files.load_mel`) has validated;
+from there a backend's :meth:`Vocoder.run_checked` gets them unchecked. :meth:`Vocoder.run` (arrays from
+a caller, noise and phase included) checks them first.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy as np
 
 from vocoder.config import FeatureConfig, RunConfig
 from vocoder.errors import InputError
-from vocoder.infer.checks import check_f0, check_f0_scale, check_seed, prepare_mel
+from vocoder.infer.checks import check_f0, check_f0_scale, check_seed, float_input, prepare_mel
 from vocoder.infer.noise import noise_segment, start_phase
 
 _WHAT = {
@@ -33,17 +39,6 @@ _WHAT = {
     "noise": "float32 i.i.d. N(0, 1)",
     "phase": "float64 start phase in cycles, [0, 1)",
 }
-
-
-def _run_array(name: str, value: Any, dtype: type) -> np.ndarray:
-    """``value`` as a contiguous ``dtype`` array; InputError (one line) when it is not a float array."""
-    try:
-        arr = np.asarray(value)
-    except Exception as err:  # e.g. a tensor that needs grad or lives on a GPU
-        raise InputError(f"{name}: cannot be read as an array ({type(err).__name__})") from None
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise InputError(f"{name}: expected a floating-point array, got dtype {arr.dtype} (shape {arr.shape})")
-    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 @dataclass(frozen=True)
@@ -103,15 +98,20 @@ class Vocoder(ABC):
     _said_predicted: bool = False
 
     @abstractmethod
-    def run(
+    def run_checked(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
     ) -> np.ndarray:
-        """Checked inputs -> waveform ``(B, T * hop)`` float32.
+        """Checked inputs -> waveform ``(B, T * hop)`` float32; nothing is checked again here.
 
         ``mel`` ``(B, n_mels, T)`` float32; ``f0`` ``(B, T)`` float32 when ``needs_f0``; ``noise``
         ``(B, 1, T * hop)`` float32 when ``needs_noise``; ``phase`` ``(B, 1)`` float64 cycles when
         ``needs_f0 and needs_noise`` (the harmonic prior's start phase). Unused inputs are None.
         """
+
+    def run(self, mel: Any, f0: Any, noise: Any, phase: Any) -> np.ndarray:
+        """:meth:`run_checked` on arrays from a caller, checked first (:meth:`check_run_inputs`), so a wrong
+        shape is one :class:`InputError` line rather than a backend's own error."""
+        return self.run_checked(**self.check_run_inputs(mel, f0, noise, phase))
 
     def check_run_inputs(
         self, mel: Any, f0: Any, noise: Any, phase: Any
@@ -124,7 +124,7 @@ class Vocoder(ABC):
         input, the expected shape (with its rule) and the given one, e.g. ``noise: expected shape
         (1, 1, 640) = (batch, 1, frames * hop) for 20 frames at hop 32, got (1, 1, 600)``.
         """
-        arr = _run_array("mel", mel, np.float32)
+        arr = np.ascontiguousarray(float_input(mel, "mel"), dtype=np.float32)
         if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != self.n_mels:
             raise InputError(
                 f"mel: expected shape (batch, {self.n_mels}, frames) = (batch, n_mels, frames), got {arr.shape}"
@@ -145,7 +145,7 @@ class Vocoder(ABC):
                 continue
             if given[name] is None:
                 raise InputError(f"{name}: missing; this model takes {name} of shape {shape} = {rule}, {_WHAT[name]}")
-            value = _run_array(name, given[name], dtype)
+            value = np.ascontiguousarray(float_input(given[name], name), dtype=dtype)
             if value.shape != shape:
                 raise InputError(
                     f"{name}: expected shape {shape} = {rule} for {frames} frames"
@@ -164,30 +164,46 @@ class Vocoder(ABC):
         (:func:`~vocoder.infer.checks.prepare_mel`): ``(T, n_mels)`` is transposed, dB/linear/normalised
         mels and a declared ``mel_preset`` other than the model's features are refused. ``check_values=False``
         skips only the log-mel value range (random mels in benchmarks). ``f0_scale`` multiplies F0 (given
-        or predicted; a pitch shift)."""
+        or predicted; a pitch shift; ignored by models without F0)."""
+        mel3, f0b, batched = self.prepare_inputs(mel, f0, mel_preset, check_values)
+        scale = check_f0_scale(f0_scale) if self.needs_f0 else 1.0
+        wav = self.synthesize_checked(mel3, f0b, check_seed(seed), scale)
+        return wav if batched else wav[0]
+
+    def prepare_inputs(
+        self, mel: Any, f0: Any = None, mel_preset: str | None = None, check_values: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """The one check of a mel and its F0 for this model: ``(mel (B, n_mels, T) float32, f0 (B, T)
+        float32 or None, batched)`` (:func:`~vocoder.infer.checks.prepare_mel`, :meth:`check_f0`)."""
         mel3, batched = prepare_mel(
             mel, self.features, min_frames=self.min_frames, mel_preset=mel_preset, check_values=check_values
         )
-        batch, _, frames = mel3.shape
-        f0b = self.check_f0(f0, batch, frames, batched)
-        seed = check_seed(seed)
-        scale = check_f0_scale(f0_scale) if self.needs_f0 else 1.0
-        if self.needs_f0 and f0b is None:  # check_f0 let it through: the model predicts F0
+        return mel3, self.check_f0(f0, mel3.shape[0], mel3.shape[2], batched), batched
+
+    def synthesize_checked(
+        self, mel: np.ndarray, f0: np.ndarray | None, seed: int, f0_scale: float = 1.0
+    ) -> np.ndarray:
+        """Inputs as the checks leave them -> ``(B, T * hop)`` float32, with seeded noise and phase.
+
+        ``mel`` ``(B, n_mels, T)`` float32 from :func:`~vocoder.infer.checks.prepare_mel` (at least
+        ``min_frames`` frames), ``f0`` ``(B, T)`` float32 Hz when ``needs_f0`` (else None; None for a model
+        that predicts F0 means "predict it"), ``seed`` a non-negative int, ``f0_scale`` a positive float:
+        not checked again. Inputs longer than ``chunk_frames`` go window by window."""
+        batch, _, frames = mel.shape
+        if self.needs_f0 and f0 is None:  # check_f0 let it through: the model predicts F0
             if self.f0_in_graph:
+                self._say_predicted()
                 noise, phase = self.random_inputs(seed, batch, 0, frames)
-                wav = self.run_predicting_f0(mel3, noise, phase, scale)
-                return wav if batched else wav[0]
-            f0b = self.predict_f0(mel3)
-        if f0b is not None and scale != 1.0:
-            f0b = (f0b * np.float32(scale)).astype(np.float32)
+                return self.run_predicting_f0(mel, noise, phase, f0_scale)
+            f0 = self.predict_f0(mel)
+        if f0 is not None and f0_scale != 1.0:
+            f0 = (f0 * np.float32(f0_scale)).astype(np.float32)
         if self.chunk_frames and frames > self.chunk_frames and self._can_chunk():
             from vocoder.infer.chunking import synthesize_chunked
 
-            wav = synthesize_chunked(self, mel3, f0b, seed, max(int(self.chunk_frames), 2 * self.min_frames))
-        else:
-            noise, phase = self.random_inputs(seed, batch, 0, frames)
-            wav = self.run(mel3, f0b, noise, phase)
-        return wav if batched else wav[0]
+            return synthesize_chunked(self, mel, f0, seed, max(int(self.chunk_frames), 2 * self.min_frames))
+        noise, phase = self.random_inputs(seed, batch, 0, frames)
+        return self.run_checked(mel, f0, noise, phase)
 
     def _can_chunk(self) -> bool:
         """False (with a warning) when the model's streaming context is unknown: whole-input synthesis."""
@@ -196,22 +212,19 @@ class Vocoder(ABC):
             return True
         warnings.warn(
             f"{self.source}: long input synthesized whole (memory grows with its length): {ctx.reason}",
-            stacklevel=3,
+            stacklevel=4,  # the caller of synthesize (synthesize -> synthesize_checked -> here)
         )
         return False
 
     def check_f0(self, f0: Any, batch: int, frames: int, batched: bool) -> np.ndarray | None:
         """Checked ``(B, T)`` float32 F0 when the model uses it, else None (a given F0 is ignored).
 
-        None also when the model predicts F0 and none is given (said once per model on stderr)."""
+        None also when the model predicts F0 and none is given."""
         if not self.needs_f0:
             return None
         if f0 is None:
             if not self.predicts_f0:
                 raise InputError(f"{self.generator_name} needs F0 (one value in Hz per mel frame, 0 = unvoiced)")
-            if not self._said_predicted:
-                self._said_predicted = True
-                print(f"note: {self.source}: no F0 given; F0 from the model's predictor (mel -> F0)", file=sys.stderr)
             return None
         if self.f0_in_graph:
             raise InputError(f"{self.source}: this graph predicts F0 from the mel and takes no F0 input; to give F0, "
@@ -219,9 +232,21 @@ class Vocoder(ABC):
         return check_f0(f0, batch, frames, batched)
 
     def predict_f0(self, mel: np.ndarray) -> np.ndarray:
-        """Checked mel ``(B, n_mels, T)`` -> predicted F0 ``(B, T)`` float32 Hz (0 = unvoiced); backends whose
-        model carries an F0 predictor outside the graph implement it."""
+        """Checked mel ``(B, n_mels, T)`` -> predicted F0 ``(B, T)`` float32 Hz (0 = unvoiced), from the
+        model's F0 predictor (:meth:`predict_f0_checked`); the first use says so on stderr."""
+        if not self.predicts_f0 or self.f0_in_graph:
+            raise InputError(f"{self.source}: this model has no F0 predictor that runs on its own")
+        self._say_predicted()
+        return self.predict_f0_checked(mel)
+
+    def predict_f0_checked(self, mel: np.ndarray) -> np.ndarray:
+        """What :meth:`predict_f0` computes; backends whose model carries an F0 predictor implement it."""
         raise InputError(f"{self.source}: this model has no F0 predictor")
+
+    def _say_predicted(self) -> None:
+        if not self._said_predicted:
+            self._said_predicted = True
+            print(f"note: {self.source}: no F0 given; F0 from the model's predictor (mel -> F0)", file=sys.stderr)
 
     def run_predicting_f0(
         self, mel: np.ndarray, noise: np.ndarray | None, phase: np.ndarray | None, f0_scale: float

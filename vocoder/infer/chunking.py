@@ -68,7 +68,7 @@ def synthesize_chunked(
         if phase is not None:
             phase = phase_advance(f0[:, phase_at:a], hop, model.sample_rate, phase)  # the prior's phase at a
             phase_at = a
-        wav = model.run(mel[:, :, a:b], None if f0 is None else f0[:, a:b], noise, phase)
+        wav = model.run_checked(mel[:, :, a:b], None if f0 is None else f0[:, a:b], noise, phase)
         block = wav[:, (start - a) * hop : (end - a) * hop]
         shared = (previous_end - start) * hop  # samples overlapping the previous block
         if shared > 0:

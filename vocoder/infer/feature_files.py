@@ -9,8 +9,8 @@ Torch-free unless a torch model is named (then :func:`vocoder.load` loads it).
   :func:`~vocoder.audio.mel_numpy.log_mel_numpy` (the numbers training and copy synthesis use);
 * ``f0``: ``(T,)`` float32 Hz (0 = unvoiced), extracted with the features' F0 method and range, when the
   model needs F0 (``f0=True`` asks for it anyway, ``f0=False`` never);
-* the metadata :func:`~vocoder.infer.inputs.load_mel` compares with a model: ``preset`` (only when every
-  value equals that preset's) and every key of :data:`~vocoder.infer.inputs.METADATA_KEYS`
+* the metadata :func:`~vocoder.infer.mel_files.load_mel` compares with a model: ``preset`` (only when every
+  value equals that preset's) and every key of :data:`~vocoder.infer.mel_files.METADATA_KEYS`
   (``win_length`` as the window actually used, ``fmax`` None as the Nyquist frequency, ``mel_norm`` None
   as ``"none"``).
 
@@ -38,12 +38,14 @@ from typing import Any
 import numpy as np
 
 from vocoder.audio.io import SILENCE_PEAK, read_audio, resample
-from vocoder.audio.mel_numpy import log_mel_numpy
 from vocoder.audio.mel_presets import PRESETS, find_preset, resolve_features
 from vocoder.config import FeatureConfig
 from vocoder.errors import AudioError, ConfigError, InputError, VocoderError
-from vocoder.infer.checks import features_label, mel_field, to_numpy
-from vocoder.infer.inputs import METADATA_KEYS, NONE_VALUE, _extract, fit_f0
+from vocoder.infer.checks import to_numpy
+from vocoder.infer.copy_synthesis import mel_from_samples
+from vocoder.infer.f0_inputs import f0_from_samples, fit_f0
+from vocoder.infer.mel_files import METADATA_KEYS, NONE_VALUE
+from vocoder.infer.mel_settings import features_label, mel_field
 from vocoder.infer.synthesize import Summary, collect_inputs
 from vocoder.output_paths import check_out_dir, os_reason
 
@@ -85,7 +87,7 @@ def resolve_target(model_or_preset: Any) -> Target:
 
 
 def feature_metadata(features: FeatureConfig) -> dict[str, Any]:
-    """The metadata keys of a feature file, as :func:`~vocoder.infer.inputs.load_mel` reads them back."""
+    """The metadata keys of a feature file, as :func:`~vocoder.infer.mel_files.load_mel` reads them back."""
     features = resolve_features(features)
     meta: dict[str, Any] = {}
     preset = find_preset(features)
@@ -131,13 +133,10 @@ def features(
     target = model_or_preset if isinstance(model_or_preset, Target) else resolve_target(model_or_preset)
     feats = target.features
     audio, name = _audio(wav, feats, sample_rate)
-    try:
-        mel = log_mel_numpy(audio, feats)
-    except InputError as err:
-        raise InputError(f"{name}: {str(err).removeprefix('log_mel_numpy: ')}") from None
+    mel = mel_from_samples(audio, feats, name)
     out: dict[str, Any] = {"mel": mel}
     if target.needs_f0 if f0 is None else f0:
-        out["f0"] = fit_f0(_extract(audio, feats, name), mel.shape[1], f"{name} (F0)")
+        out["f0"] = fit_f0(f0_from_samples(audio, feats, name), mel.shape[1], f"{name} (F0)")
     out.update(feature_metadata(feats))
     return out
 

@@ -6,9 +6,10 @@ model (sample rate, hop, mel config, which inputs it takes, streaming context) i
 ``vocoder.*`` metadata (:mod:`vocoder.infer.onnx_export` documents it).
 
 ``OnnxVocoder(path, threads=None).synthesize(mel, f0=None, seed=0)``: mel ``(n_mels, T)`` ->
-``(T * hop,)`` float32, or ``(B, n_mels, T)`` -> ``(B, T * hop)``. :meth:`OnnxVocoder.run` checks every
-array's shape against the model (:meth:`~vocoder.infer.base.Vocoder.check_run_inputs`) before onnxruntime
-sees it, so a wrong length is one :class:`~vocoder.errors.InputError` line naming the input.
+``(T * hop,)`` float32, or ``(B, n_mels, T)`` -> ``(B, T * hop)``, inputs checked once as on torch
+(:mod:`vocoder.infer.checks`). ``OnnxVocoder.run`` (arrays from a caller) checks every array's shape
+against the model (:meth:`~vocoder.infer.base.Vocoder.check_run_inputs`) before onnxruntime sees it, so a
+wrong length is one :class:`~vocoder.errors.InputError` line naming the input.
 
 ``OnnxFrontend(path).mel(wav)``: the mel front-end graph of ``vocoder export --frontend``
 (:mod:`vocoder.infer.frontend_export`), audio ``(L,)`` -> mel ``(n_mels, L // hop)`` float32 (or
@@ -135,11 +136,10 @@ class OnnxVocoder(Vocoder):
         )
         self.version = meta.get("vocoder.version", "")
 
-    def run(
+    def run_checked(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
     ) -> np.ndarray:
-        # shapes checked here, so that a wrong length is one line rather than an onnxruntime shape error
-        given = self.check_run_inputs(mel, f0, noise, phase)
+        given = {"mel": mel, "f0": f0, "noise": noise, "phase": phase}
         feed = {}
         for name in self.input_names:
             value = given.get(name)

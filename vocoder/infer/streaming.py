@@ -37,7 +37,7 @@ import numpy as np
 
 from vocoder.errors import InputError, ModelError
 from vocoder.infer.base import Vocoder
-from vocoder.infer.checks import check_f0_scale, check_mel, check_seed
+from vocoder.infer.checks import check_chunk, check_f0_scale, check_seed
 from vocoder.infer.noise import phase_advance, start_phase
 
 
@@ -71,7 +71,7 @@ class StreamingSynthesizer:
         """Add a chunk; return the audio of every frame that now has its right context."""
         if self.finished:
             raise InputError("stream: push after flush")
-        chunk, batched = check_mel(mel, self.model.n_mels, min_frames=0)
+        chunk, batched = check_chunk(mel, self.model.n_mels)
         batch, _, frames = chunk.shape
         if self._mel is None:
             self._batched = batched
@@ -140,7 +140,7 @@ class StreamingSynthesizer:
         phase = None
         if self._phase is not None:
             phase = phase_advance(self._f0[:, :lo], self.model.hop, self.model.sample_rate, self._phase)
-        wav = self.model.run(mel, f0, noise, phase)
+        wav = self.model.run_checked(mel, f0, noise, phase)
         hop = self.model.hop
         out = wav[:, (self.emitted - a) * hop : (upto - a) * hop]
         self.emitted = upto

@@ -2,9 +2,11 @@
 
 :func:`synthesize_files` expands folders (recursively, sorted), loads the model once with
 :func:`vocoder.load` (run/checkpoint folder on torch, ``.onnx`` on onnxruntime), and for each input
-reads the mel ``(n_mels, T)`` (and F0 ``(T,)`` for F0 models, see :mod:`vocoder.infer.inputs`), runs
-``model.synthesize`` and writes ``OUT/NAME.wav`` (``T * hop`` samples, 16-bit, atomically). A file that
-fails is reported as one ``error: FILE: problem`` line and skipped; the others are still written.
+reads the mel ``(n_mels, T)`` (and F0 ``(T,)`` for F0 models, see :mod:`vocoder.infer.mel_files`), runs
+the model and writes ``OUT/NAME.wav`` (``T * hop`` samples, 16-bit, atomically). A file that fails is
+reported as one ``error: FILE: problem`` line and skipped; the others are still written. Each input is
+checked once: a mel file by its reader, a mel computed from audio by ``model.prepare_inputs``; the model
+then runs it unchecked (``model.synthesize_checked``), as ``model.synthesize`` does after its own check.
 
 Output names: ``OUT/<path relative to the input folder>.wav`` for files found in a folder and
 ``OUT/<name>.wav`` for files given directly. When two inputs would write the same wav (same name in
@@ -25,7 +27,7 @@ What the mel files are: ``--mel-preset NAME`` declares the preset they were made
 value by value with the model's features once, before any file is read, and refused (one line naming
 both) when any setting differs (sample rate, hop, window, mel band, log, clamp...). A ``.npz`` can carry
 the same declaration itself (keys ``preset`` and/or ``sample_rate``, ``hop``, ...; see
-:mod:`vocoder.infer.inputs`), which ``vocoder features`` writes.
+:mod:`vocoder.infer.mel_files`), which ``vocoder features`` writes.
 """
 
 from __future__ import annotations
@@ -40,18 +42,14 @@ from typing import Any
 import numpy as np
 
 from vocoder import output_paths
-from vocoder.audio.io import write_audio
+from vocoder.audio.io import AUDIO_EXTENSIONS, write_audio
 from vocoder.audio.mel_presets import PRESETS
 from vocoder.errors import ConfigError, InputError, VocoderError
-from vocoder.infer.checks import check_f0_scale, check_preset
-from vocoder.infer.inputs import (
-    f0_from_audio,
-    find_reference_audio,
-    input_extensions,
-    is_f0_file,
-    load_audio_input,
-    load_mel,
-)
+from vocoder.infer.checks import check_f0_scale
+from vocoder.infer.copy_synthesis import load_audio_input
+from vocoder.infer.f0_inputs import f0_from_audio, find_reference_audio, is_f0_file
+from vocoder.infer.mel_files import MEL_EXTENSIONS, load_mel
+from vocoder.infer.mel_settings import check_preset
 from vocoder.output_paths import os_reason
 
 
@@ -107,7 +105,7 @@ def collect_inputs(
 ) -> tuple[list[Job], list[tuple[str, str]]]:
     """Input files as :class:`Job` (outputs ``NAME + suffix`` assigned, de-duplicated) and problems
     ``(input, message)``."""
-    exts = {e.lower() for e in input_extensions(from_audio)}
+    exts = {e.lower() for e in (AUDIO_EXTENSIONS if from_audio else MEL_EXTENSIONS)}
     kind = "audio" if from_audio else "mel"
     jobs: list[Job] = []
     problems: list[tuple[str, str]] = []
@@ -167,14 +165,17 @@ def _assign_outputs(jobs: list[Job], suffix: str = ".wav") -> list[tuple[str, st
 def _inputs_for(
     job: Job, model: Any, f0_dir: Path | None, from_audio: bool, predict_f0: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mel ``(n_mels, T)`` and F0 ``(T,)`` of one job; F0 is None for models without F0, and for a model
-    with an F0 predictor when ``predict_f0`` or no F0 source has it."""
+    """Checked mel ``(1, n_mels, T)`` float32 and F0 ``(1, T)`` float32 of one job, as
+    :meth:`~vocoder.infer.base.Vocoder.synthesize_checked` takes them: a mel file is checked by its reader,
+    a mel computed from audio by the model's :meth:`~vocoder.infer.base.Vocoder.prepare_inputs`. F0 is
+    None for models without F0, and for a model with an F0 predictor when ``predict_f0`` or no F0 source
+    has it."""
     need_f0 = bool(model.needs_f0) and not predict_f0
     use_dir = need_f0 and f0_dir is not None
     if from_audio:
         mel, f0 = load_audio_input(job.source, model.features, with_f0=need_f0 and not use_dir)
     else:
-        mel, f0 = load_mel(job.source, model.features, with_f0=need_f0 and not use_dir)
+        mel, f0 = load_mel(job.source, model.features, with_f0=need_f0 and not use_dir, min_frames=model.min_frames)
     if use_dir:
         reference = find_reference_audio(f0_dir, job.relative)
         if reference is None:
@@ -188,7 +189,13 @@ def _inputs_for(
             f"{job.source}: the model needs F0 ({model.generator_name}); give it as 'f0' in a .npz, as "
             f"{_stem_path(job.source).name}.f0.npy beside the mel, or with --f0-from-audio DIR"
         )
-    return mel, f0
+    if from_audio:
+        try:
+            mel3, f0b, _ = model.prepare_inputs(mel, f0)
+        except VocoderError as err:
+            raise InputError(f"{job.source}: {err}") from None
+        return mel3, f0b
+    return mel[None], (f0[None] if f0 is not None else None)
 
 
 def _run_one(
@@ -200,7 +207,7 @@ def _run_one(
         raise InputError(f"{job.source}: the output would overwrite this input; choose another --out")
     mel, f0 = _inputs_for(job, model, f0_dir, from_audio, predict_f0)
     try:
-        wav = model.synthesize(mel, f0, f0_scale=f0_scale)
+        wav = model.synthesize_checked(mel, f0, 0, f0_scale)[0]
     except VocoderError as err:
         raise InputError(f"{job.source}: {err}") from None
     try:

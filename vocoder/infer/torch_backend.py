@@ -31,6 +31,7 @@ class TorchVocoder(Vocoder):
     """
 
     backend = "torch"
+    f0_predictor: F0Predictor | None = None
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         from vocoder.train.checkpoint import load_generator, resolve_checkpoint
@@ -72,11 +73,11 @@ class TorchVocoder(Vocoder):
         ctx = self.context
         self.context = StreamContext(ctx.left + c, ctx.right + c, ctx.exact, ctx.reason)
 
-    def predict_f0(self, mel: np.ndarray) -> np.ndarray:
+    def predict_f0_checked(self, mel: np.ndarray) -> np.ndarray:
         """mel ``(B, n_mels, T)`` -> F0 ``(B, T)`` float32 Hz from the model's predictor, computed in windows of
         at most ``PREDICT_FRAMES`` frames plus the predictor's reach (equal to one whole pass)."""
         if self.f0_predictor is None:
-            return super().predict_f0(mel)
+            return super().predict_f0_checked(mel)
         c, frames = self.f0_predictor.context, mel.shape[2]
         out = np.zeros((mel.shape[0], frames), dtype=np.float32)
         with torch.inference_mode():
@@ -87,7 +88,7 @@ class TorchVocoder(Vocoder):
                 out[:, start:end] = f0[:, start - a : end - a].numpy()
         return out
 
-    def run(
+    def run_checked(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
     ) -> np.ndarray:
         def tensor(x: np.ndarray | None) -> torch.Tensor | None:
@@ -96,3 +97,7 @@ class TorchVocoder(Vocoder):
         with torch.inference_mode():
             wav = self.generator(tensor(mel), f0=tensor(f0), noise=tensor(noise), phase=tensor(phase))
         return wav[:, 0].numpy()
+
+    # The generator checks what it is given itself (Generator.check_inputs, the torch-side check) and draws
+    # noise and phase when they are None, so arrays from a caller go to it as they are.
+    run = run_checked
