@@ -148,3 +148,20 @@ def test_random_inputs_follow_the_flags():
     assert torch.equal(drawn["noise"], whole[..., 3 * HOP :])
     a = g.training_inputs(torch.Generator().manual_seed(1), 2, 4)["noise"]
     assert torch.equal(a, torch.randn(2, 1, 4 * HOP, generator=torch.Generator().manual_seed(1)))
+
+
+def test_name_lists_come_from_the_registry(registered, capsys, monkeypatch):
+    from vocoder.cli import main
+    from vocoder.eval import bench
+
+    assert registry.names("generator") == ["pwg", "istftnet", "wavehax", NAME]  # registration order
+    assert list(bench.named_configs()) == ["pwg", "istftnet", "wavehax", "demo-pwg", "demo-istftnet", "demo-wavehax"]
+    reference = {"recipe": "nowhere/tiny.yaml", "preset": "demo-16k", "params": {"channels": 4}}
+    monkeypatch.setattr(TinyNoiseGenerator, "reference_config", reference)
+    fallback = {"features": {"preset": "demo-16k"}, "generator": {"name": NAME, "params": {"channels": 4}}}
+    assert bench.named_configs()[NAME] == ("nowhere/tiny.yaml", fallback)
+    cfg, source = bench.resolve_config(NAME)  # no such recipe: the built-in fallback
+    assert source == "built-in" and cfg.generator.params == {"channels": 4} and cfg.features.hop == HOP
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert f"wavehax, {NAME}, demo-pwg" in " ".join(capsys.readouterr().out.split())

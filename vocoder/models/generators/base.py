@@ -17,12 +17,14 @@ subclass, registered with :func:`vocoder.registry.register_generator`) plus a re
   :mod:`vocoder.infer.noise`, the one both runtimes, the export and its parity check use (equal seeds,
   equal waveforms on torch and onnxruntime); :meth:`Generator.training_inputs` draws training's from a
   ``torch.Generator`` (the stream every training run and resume has used);
-* :meth:`Generator.export_module`: the module the ONNX exporter traces (by default the generator itself).
+* :meth:`Generator.export_module`: the module the ONNX exporter traces (by default the generator itself);
+* ``reference_config``: the published configuration ``vocoder bench --generators <name>`` measures.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -62,6 +64,10 @@ class Generator(nn.Module):
     takes_phase: bool = False  # a start-phase input (B, 1) in cycles, float64 in the ONNX graph
     min_frames: int = 1  # the shortest mel the generator accepts (e.g. reflect padding needs more)
     has_unused_parameters: bool = False  # parameters that never reach the output (DDP needs to know)
+    # The published configuration, benchmarked under the registry name: ``recipe`` (under recipes/) and,
+    # for an installed package without recipes, the mel ``preset`` and generator ``params`` to use instead.
+    # None: ``vocoder bench`` names the generator only through its demo recipe (recipes/demo/<name>.yaml).
+    reference_config: ClassVar[dict[str, Any] | None] = None
 
     def __init__(self, sample_rate: int, hop: int, n_mels: int) -> None:
         super().__init__()

@@ -132,6 +132,9 @@ class ISTFTNetGenerator(Generator):
 
     needs_f0 = False
     needs_noise = False
+    reference_config = {
+        "recipe": "ljspeech/istftnet_c8c8i.yaml", "preset": "hifigan-22k", "params": {"variant": "v1-c8c8i"},
+    }
 
     def __init__(
         self,

@@ -162,6 +162,8 @@ class ParallelWaveGAN(Generator):
     # The last block's residual 1x1 conv never reaches the output (as in the reference): DDP must know.
     has_unused_parameters = True
     needs_f0 = False
+    # Parallel WaveGAN v1 (paper / reference default): 30 layers, 3 stacks, 64/128/64 channels
+    reference_config = {"recipe": "ljspeech/pwg.yaml", "preset": "pwg-22k", "params": {}}
 
     def __init__(
         self,

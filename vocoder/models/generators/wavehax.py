@@ -61,6 +61,7 @@ class WavehaxGenerator(Generator):
     needs_f0 = True
     needs_noise = True
     takes_phase = True
+    reference_config = {"recipe": "jvs/wavehax.yaml", "preset": "wavehax-24k", "params": {"variant": "v1"}}
 
     def __init__(
         self,
