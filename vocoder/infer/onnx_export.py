@@ -9,7 +9,7 @@ input       shape                  dtype    when
 ``mel``     ``(B, n_mels, T)``     float32  always
 ``f0``      ``(B, T)``             float32  ``needs_f0`` (Wavehax): Hz, 0 = unvoiced
 ``noise``   ``(B, 1, T * hop)``    float32  ``needs_noise`` (PWG, Wavehax): i.i.d. N(0, 1)
-``phase``   ``(B, 1)``             float64  Wavehax: start phase of the prior, cycles in [0, 1)
+``phase``   ``(B, 1)``             float64  ``takes_phase`` (Wavehax): prior start phase in cycles, [0, 1)
 ==========  =====================  =======  ====================================================
 
 output ``wav`` ``(B, 1, T * hop)`` float32. The conv-basis iSTFT (iSTFTNet, Wavehax) and Wavehax's PCPH

@@ -56,7 +56,8 @@ class Generator(nn.Module):
     """Base class: stores ``sample_rate``, ``hop``, ``n_mels``, checks inputs and holds the contract.
 
     Subclasses set the class attributes ``needs_f0``, ``needs_noise`` (and ``takes_phase``, ``min_frames``
-    when they differ from the defaults), implement ``forward`` and, to stream, :meth:`stream_context`.
+    when they differ from the defaults), implement ``forward(mel, f0=None, noise=None, phase=None)`` (the
+    torch runtime passes all four, None where the model takes no such input) and, to stream, :meth:`stream_context`.
     """
 
     needs_f0: bool = False
