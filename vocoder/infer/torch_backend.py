@@ -15,7 +15,6 @@ from torch import nn
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import RunConfig
 from vocoder.infer.base import Vocoder
-from vocoder.infer.context import stream_context
 
 
 class TorchVocoder(Vocoder):
@@ -51,8 +50,9 @@ class TorchVocoder(Vocoder):
         self.generator_name = cfg.generator.name
         self.sample_rate, self.hop, self.n_mels = generator.sample_rate, generator.hop, generator.n_mels
         self.needs_f0, self.needs_noise = bool(generator.needs_f0), bool(generator.needs_noise)
-        self.min_frames = int(getattr(generator, "min_frames", 1))
-        self.context = stream_context(generator)
+        self.input_names = list(generator.input_names)
+        self.min_frames = int(generator.min_frames)
+        self.context = generator.stream_context()
 
     def run_checked(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
