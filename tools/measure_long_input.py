@@ -1,6 +1,7 @@
 """Peak memory of synthesizing a 10-minute mel with the demo-size generators, on torch and onnxruntime.
 
-Builds each ``recipes/demo/*.yaml`` generator with random weights (seed 0), writes it as a checkpoint
+Builds the demo recipe (``recipes/demo/<name>.yaml``) of each registered generator, and Wavehax with
+framewise norms (``wavehax_msstft_cqt.yaml``), with random weights (seed 0), writes it as a checkpoint
 folder, exports it to ONNX, and measures one ``synthesize`` of ``--minutes`` of random mel in a fresh
 process per row (:func:`vocoder.eval.long_input.peak_memory_long_input`): with the default chunking on
 both backends, and whole (``chunk_frames=None``) for the ``--whole`` models on both backends, under an
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from vocoder import registry
 from vocoder.config import load_config
 from vocoder.eval.long_input import DEFAULT, peak_memory_long_input
 from vocoder.infer.onnx_export import export_onnx
@@ -26,12 +28,17 @@ from vocoder.models.factory import build_generator
 from vocoder.train.checkpoint import write_model
 
 DEMO = Path(__file__).resolve().parents[1] / "recipes" / "demo"
-MODELS = {"pwg": "pwg.yaml", "istftnet": "istftnet.yaml", "wavehax": "wavehax.yaml",
-          "wavehax-framewise": "wavehax_msstft_cqt.yaml"}
+VARIANTS = {"wavehax-framewise": "wavehax_msstft_cqt.yaml"}  # measured beside the generators' own demo recipes
 
 
-def build(name: str, folder: Path) -> tuple[Path, Path]:
-    cfg = load_config(DEMO / MODELS[name])
+def demo_models() -> dict[str, str]:
+    """Model name -> recipe under recipes/demo/: every registered generator with a demo recipe, then VARIANTS."""
+    own = {name: f"{name}.yaml" for name in registry.names("generator") if (DEMO / f"{name}.yaml").is_file()}
+    return {**own, **VARIANTS}
+
+
+def build(name: str, recipe: str, folder: Path) -> tuple[Path, Path]:
+    cfg = load_config(DEMO / recipe)
     torch.manual_seed(0)
     generator = build_generator(cfg)
     write_model(folder / name, generator, cfg)
@@ -39,15 +46,19 @@ def build(name: str, folder: Path) -> tuple[Path, Path]:
 
 
 def main() -> int:
+    models = demo_models()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--models", default=",".join(models), help=f"comma-separated, from {', '.join(models)}")
     parser.add_argument("--whole", default="wavehax", help="models also measured without chunking ('' for none)")
     parser.add_argument("--backends", default="torch,onnx")
     parser.add_argument("--limit-mb", type=int, default=12000, help="address-space limit of each worker")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n]
+    unknown = [n for n in names if n not in models]
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(unknown)} (known: {', '.join(models)})")
     whole = {n for n in args.whole.split(",") if n}
     backends = [b for b in args.backends.split(",") if b]
     rows = []
@@ -55,7 +66,7 @@ def main() -> int:
         print("| generator | backend | chunking | frames | peak RSS MB | base RSS MB | seconds | error |")
         print("|---|---|---|---|---|---|---|---|")
         for name in names:
-            paths = dict(zip(("torch", "onnx"), build(name, Path(tmp))))
+            paths = dict(zip(("torch", "onnx"), build(name, models[name], Path(tmp))))
             for backend in backends:
                 for chunk in [DEFAULT] + ([None] if name in whole else []):
                     row = peak_memory_long_input(paths[backend], args.minutes, chunk, memory_limit_mb=args.limit_mb)

@@ -149,13 +149,25 @@ def prepare_out(out: Path) -> None:
 # ------------------------------------------------------------------------------------------ stages
 
 
-def held_out_clips(out: Path, clips: int | None) -> tuple[Path, list[Path]]:
-    """The test split of the bundled corpus (the split of the demo recipes' data settings), written as a
-    manifest for `vocoder evaluate --data`; ``clips`` keeps the shortest ones only (the quick run)."""
+def demo_recipe(checkpoint: Path) -> Path:
+    """recipes/demo/<generator>.yaml of a shipped checkpoint's generator (its registry name)."""
+    import yaml
+
+    generator = yaml.safe_load((checkpoint / "config.yaml").read_text())["generator"]["name"]
+    recipe = ROOT / "recipes" / "demo" / f"{generator}.yaml"
+    if not recipe.is_file():
+        raise DemoError(f"{checkpoint.name}: no demo recipe {recipe.relative_to(ROOT)} for its generator {generator}")
+    return recipe
+
+
+def held_out_clips(out: Path, clips: int | None, recipe: Path) -> tuple[Path, list[Path]]:
+    """The test split of the bundled corpus (the split of the demo recipes' data settings, read from
+    ``recipe``), written as a manifest for `vocoder evaluate --data`; ``clips`` keeps the shortest ones only
+    (the quick run)."""
     from vocoder.config import load_config
     from vocoder.data.manifest import build_manifest
 
-    data = load_config(ROOT / "recipes" / "demo" / "wavehax.yaml").data
+    data = load_config(recipe).data
     manifest = build_manifest(
         CORPUS, data.valid_count, data.test_count, data.split_seed, data.min_seconds, data.extensions
     )
@@ -228,12 +240,7 @@ def synthesize_both(name: str, model: Path, onnx: Path, clips: list[Path], out: 
 def fine_tune(checkpoint: Path, out: Path, clips: list[Path], steps: int, threads: int, quick: bool) -> dict:
     """GAN fine-tune of ``checkpoint`` with its demo recipe and PWG's discriminator, export with --check,
     copy synthesis of the clips with both backends."""
-    import yaml
-
-    generator = yaml.safe_load((checkpoint / "config.yaml").read_text())["generator"]["name"]
-    recipe = ROOT / "recipes" / "demo" / f"{generator}.yaml"
-    if not recipe.is_file():
-        raise DemoError(f"{checkpoint.name}: no demo recipe {recipe.relative_to(ROOT)} for its generator {generator}")
+    recipe = demo_recipe(checkpoint)
     run = out / "finetune"
     overrides = [
         f"train.init_from={checkpoint}",
@@ -432,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (tuned / "model.safetensors").is_file():
             raise DemoError(f"--finetune {args.finetune}: no such shipped checkpoint")
         prepare_out(out)
-        manifest, wavs = stages.run("held-out clips", held_out_clips, out, clips)
+        manifest, wavs = stages.run("held-out clips", held_out_clips, out, clips, demo_recipe(tuned))
         models = []
         for folder in checkpoints:
             onnx = folder / "model.onnx" if (folder / "model.onnx").is_file() else out / "onnx" / f"{folder.name}.onnx"

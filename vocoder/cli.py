@@ -184,7 +184,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     if args.json:
         bench.check_json_path(args.json)  # before the bench runs, not after
     report = bench.run_bench(
-        generators=bench.parse_list(args.generators, "generators") if args.generators else bench.DEFAULT_GENERATORS,
+        generators=bench.parse_list(args.generators, "generators") if args.generators else None,
         backends=bench.parse_list(args.backends, "backends", bench.BACKENDS),
         threads=bench.parse_threads(args.threads),
         seconds=args.seconds,
@@ -197,6 +197,19 @@ def _run_bench(args: argparse.Namespace) -> int:
         bench.write_json(report, args.json)
         print(f"rows: {args.json}", file=sys.stderr)
     return 0
+
+
+class _NamedConfigs:
+    """The names ``vocoder bench`` knows (:func:`vocoder.eval.bench.named_configs`), read only when a help
+    text shows them (listing them imports the generators, i.e. torch)."""
+
+    def __str__(self) -> str:
+        try:
+            from vocoder.eval.bench import named_configs
+
+            return ", ".join(named_configs())
+        except ImportError as err:
+            return f"listed once {err.name} is installed"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,11 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run_evaluate)
 
     p = sub.add_parser("bench", help="real-time factor and memory of each generator", epilog=BENCH_EPILOG)
-    p.add_argument(
+    action = p.add_argument(
         "--generators", default=None,
-        help="comma-separated named configs (pwg, istftnet, wavehax, demo-pwg, demo-istftnet, demo-wavehax; "
-        "default: all) or recipe YAML paths",
+        help="comma-separated named configs (%(named)s; default: all) or recipe YAML paths",
     )
+    action.named = _NamedConfigs()  # listed from the registry when the help is printed
     p.add_argument("--backends", default="torch,onnx", help="comma-separated: torch, onnx")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     p.add_argument("--seconds", type=float, default=4.0, help="audio length per run")

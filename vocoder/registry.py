@@ -57,6 +57,21 @@ def lookup(kind: str, name: str) -> type:
     return table[name]
 
 
+def names(kind: str) -> list[str]:
+    """Registered names of ``kind`` in registration order (for generators: the import order of
+    ``vocoder.models.generators``, then any registered later). Imports the model package (torch)."""
+    package, table = _PACKAGES[kind]
+    importlib.import_module(package)
+    return list(table)
+
+
+def classes(kind: str) -> dict[str, type]:
+    """``{name: class}`` of ``kind`` in registration order (see :func:`names`)."""
+    package, table = _PACKAGES[kind]
+    importlib.import_module(package)
+    return dict(table)
+
+
 def check_params(cls: type, params: dict[str, Any], where: str) -> None:
     """Refuse keyword arguments that ``cls.__init__`` does not take, naming the key and ``where``."""
     sig = inspect.signature(cls.__init__)

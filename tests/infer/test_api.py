@@ -20,7 +20,6 @@ from vocoder.audio.mel_presets import PRESETS
 from vocoder.cli import main
 from vocoder.config import config_from_dict
 from vocoder.errors import InputError
-from vocoder.infer.onnx_export import input_names
 from vocoder.infer.runtime import OnnxVocoder
 from vocoder.infer.torch_backend import TorchVocoder
 from vocoder.models.factory import build_generator
@@ -68,7 +67,7 @@ def test_synthesize_equals_generator_with_seeded_noise(checkpoints, models):
             torch.from_numpy(mel)[None], torch.from_numpy(f0)[None], torch.from_numpy(noise), torch.from_numpy(phase)
         )
     assert np.abs(models["wavehax", "torch"].synthesize(mel, f0, seed=6) - ref[0, 0].numpy()).max() <= 1e-6
-    assert input_names(generator) == ["mel", "f0", "noise", "phase"]
+    assert generator.input_names == ["mel", "f0", "noise", "phase"]
 
 
 def test_f0_is_ignored_by_models_without_f0(models):

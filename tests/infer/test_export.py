@@ -18,14 +18,8 @@ from vocoder import __version__
 from vocoder.config import config_from_dict
 from vocoder.errors import ModelError
 from vocoder.infer.frontend_export import model_version
-from vocoder.infer.onnx_export import (
-    _Conv1dAs2d,
-    check_parity,
-    conv1d_as_conv2d,
-    example_inputs,
-    export_onnx,
-    read_metadata,
-)
+from vocoder.infer.onnx_export import check_parity, export_onnx, read_metadata
+from vocoder.models.generators.conv1d_as_conv2d import Conv1dAs2d, conv1d_as_conv2d
 from vocoder.train.checkpoint import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +32,7 @@ def test_onnxruntime_matches_torch(name, checkpoints, onnx_files):
     session = ort.InferenceSession(str(onnx_files[name]), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == INPUTS[name]
     for batch, frames in ((1, 5), (2, 19), (1, 64)):
-        inputs = example_inputs(generator, batch, frames, seed=frames)
+        inputs = generator.example_inputs(batch, frames, seed=frames)
         with torch.no_grad():
             ref = generator(**inputs).numpy()
         out = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
@@ -137,8 +131,8 @@ def test_conv1d_as_conv2d_is_the_same_maths():
         torch.nn.Conv1d(6, 2, 3, padding=1, padding_mode="reflect"),  # not zero-padded: left as it is
     ).eval()
     lowered = conv1d_as_conv2d(net)
-    assert [type(m).__name__ for m in lowered] == ["_Conv1dAs2d", "LeakyReLU", "_Conv1dAs2d", "Conv1d"]
-    assert all(type(m) is not _Conv1dAs2d for m in net)  # the original is untouched
+    assert [type(m).__name__ for m in lowered] == ["Conv1dAs2d", "LeakyReLU", "Conv1dAs2d", "Conv1d"]
+    assert all(type(m) is not Conv1dAs2d for m in net)  # the original is untouched
     x = torch.randn(3, 4, 50)
     with torch.no_grad():
         assert (net(x) - lowered(x)).abs().max() <= 1e-6

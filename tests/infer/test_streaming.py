@@ -15,9 +15,7 @@ import vocoder
 from vocoder.dsp.excitation import PCPHPrior
 from vocoder.errors import InputError, ModelError
 from vocoder.infer.base import StreamContext
-from vocoder.infer.context import stream_context
 from vocoder.infer.noise import NOISE_BLOCK, noise_segment, phase_advance, start_phase
-from vocoder.infer.onnx_export import example_inputs
 from vocoder.infer.streaming import StreamingSynthesizer, chunk_latencies, stream
 from vocoder.train.checkpoint import load_generator
 
@@ -75,7 +73,7 @@ def measured_reach(generator: torch.nn.Module, frames: int = 40) -> tuple[int, i
     with torch.no_grad():
         for p in g.parameters():
             p.uniform_(-0.5, 0.5)
-    x = {k: v.double() for k, v in example_inputs(g, 1, frames).items()}
+    x = {k: v.double() for k, v in g.example_inputs(1, frames).items()}
     if "f0" in x:
         x["f0"][:] = 150.0
     t0, left, right = frames // 2, 0, 0
@@ -95,7 +93,7 @@ def measured_reach(generator: torch.nn.Module, frames: int = 40) -> tuple[int, i
 @pytest.mark.parametrize("name", GENERATORS)
 def test_context_covers_measured_reach(checkpoints, name):
     generator, _ = load_generator(checkpoints[name])
-    context = stream_context(generator)
+    context = generator.stream_context()
     left, right = measured_reach(generator)
     # covers it, and is not wildly larger (each layer's reach is rounded up, plus one frame of margin)
     assert 0 < left <= context.left <= left + 3
@@ -108,12 +106,12 @@ def test_reference_sized_contexts():
     from vocoder.models.generators.wavehax import WavehaxGenerator
 
     # measured with measured_reach: PWG 14/16, iSTFTNet 13 (C8C8I) / 20 (C8C1I), Wavehax 29 frames
-    assert stream_context(ParallelWaveGAN(24000, 300, 80)) == StreamContext(15, 15)
-    assert stream_context(ParallelWaveGAN(22050, 256, 80)) == StreamContext(17, 17)
-    assert stream_context(ISTFTNetGenerator(22050, 256, 80, variant="v1-c8c8i")) == StreamContext(15, 15)
-    assert stream_context(ISTFTNetGenerator(22050, 256, 80, variant="v1-c8c1i")) == StreamContext(22, 22)
-    assert stream_context(WavehaxGenerator(24000, 240, 100, framewise_norm=True)) == StreamContext(30, 30)
-    assert not stream_context(WavehaxGenerator(24000, 240, 100)).exact
+    assert ParallelWaveGAN(24000, 300, 80).stream_context() == StreamContext(15, 15)
+    assert ParallelWaveGAN(22050, 256, 80).stream_context() == StreamContext(17, 17)
+    assert ISTFTNetGenerator(22050, 256, 80, variant="v1-c8c8i").stream_context() == StreamContext(15, 15)
+    assert ISTFTNetGenerator(22050, 256, 80, variant="v1-c8c1i").stream_context() == StreamContext(22, 22)
+    assert WavehaxGenerator(24000, 240, 100, framewise_norm=True).stream_context() == StreamContext(30, 30)
+    assert not WavehaxGenerator(24000, 240, 100).stream_context().exact
 
 
 def test_utterance_norm_wavehax_is_refused_and_would_differ(tmp_path):

@@ -1,6 +1,6 @@
 """``vocoder bench``: real-time factor, peak memory, streaming latency and cost of each generator on this CPU.
 
-For each generator (a named config of :data:`NAMED` or a recipe YAML, with random weights; or a model
+For each generator (a named config of :func:`named_configs` or a recipe YAML, with random weights; or a model
 folder such as a converted HiFi-GAN checkpoint or a shipped checkpoint, with its own weights):
 
 1. this process builds it (seed 0), writes it as a checkpoint folder (:func:`~vocoder.train.checkpoint.write_model`),
@@ -60,23 +60,27 @@ from vocoder.errors import ConfigError, ModelError
 
 BACKENDS = ("torch", "onnx")
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-# name -> (recipe under recipes/, config used when that recipe does not exist; None: the recipe must exist)
-NAMED: dict[str, tuple[str, dict[str, Any] | None]] = {
-    # Parallel WaveGAN v1 (paper / reference default): 30 layers, 3 stacks, 64/128/64 channels
-    "pwg": ("ljspeech/pwg.yaml", {"features": {"preset": "pwg-22k"}, "generator": {"name": "pwg"}}),
-    "istftnet": (
-        "ljspeech/istftnet_c8c8i.yaml",
-        {"features": {"preset": "hifigan-22k"}, "generator": {"name": "istftnet", "params": {"variant": "v1-c8c8i"}}},
-    ),
-    "wavehax": (
-        "jvs/wavehax.yaml",
-        {"features": {"preset": "wavehax-24k"}, "generator": {"name": "wavehax", "params": {"variant": "v1"}}},
-    ),
-    "demo-pwg": ("demo/pwg.yaml", None),
-    "demo-istftnet": ("demo/istftnet.yaml", None),
-    "demo-wavehax": ("demo/wavehax.yaml", None),
-}
-DEFAULT_GENERATORS = tuple(NAMED)
+
+
+def named_configs() -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """name -> (recipe under recipes/, config used when that recipe does not exist; None: it must exist),
+    from the registry: each generator's ``reference_config`` under its name, then ``demo-<name>`` for each
+    registered generator with a ``recipes/demo/<name>.yaml``. Imports the generators (torch)."""
+    from vocoder import registry
+
+    named: dict[str, tuple[str, dict[str, Any] | None]] = {}
+    generators = registry.classes("generator")
+    for name, cls in generators.items():
+        ref = cls.reference_config
+        if ref is not None:
+            fallback = {"features": {"preset": ref["preset"]}, "generator": {"name": name, "params": ref["params"]}}
+            named[name] = (ref["recipe"], fallback)
+    for name in generators:
+        if (RECIPES / "demo" / f"{name}.yaml").is_file():
+            named[f"demo-{name}"] = (f"demo/{name}.yaml", None)
+    return named
+
+
 MATMUL_SIZE = 1024
 CONV_KERNEL = 7
 STREAM_CHUNKS = 8  # emitting chunks streamed per measurement
@@ -220,11 +224,12 @@ def machine_info(threads: Sequence[int], seconds: float, repeats: int) -> dict[s
 
 
 def resolve_config(name: str):
-    """``(RunConfig, source)`` of a named config (:data:`NAMED`) or a recipe YAML path."""
+    """``(RunConfig, source)`` of a named config (:func:`named_configs`) or a recipe YAML path."""
     from vocoder.config import config_from_dict, load_config
 
-    if name in NAMED:
-        recipe, fallback = NAMED[name]
+    named = named_configs()
+    if name in named:
+        recipe, fallback = named[name]
         path = RECIPES / recipe
         if path.is_file():
             return load_config(path), str(path)
@@ -242,7 +247,7 @@ def resolve_config(name: str):
             raise ConfigError(f"bench: {err}") from None
         return load_config(folder / CONFIG_FILE), str(folder)
     raise ConfigError(
-        f"bench: unknown generator {name!r} (named: {', '.join(NAMED)}; or a recipe YAML path, or a model folder)"
+        f"bench: unknown generator {name!r} (named: {', '.join(named)}; or a recipe YAML path, or a model folder)"
     )
 
 
@@ -324,7 +329,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_bench(
-    generators: Sequence[str] = DEFAULT_GENERATORS,
+    generators: Sequence[str] | None = None,
     backends: Sequence[str] = BACKENDS,
     threads: Sequence[int] = (1, 2),
     seconds: float = 4.0,
@@ -332,7 +337,8 @@ def run_bench(
     chunk_frames: int = 10,
     log: Callable[[str], None] = lambda m: None,
 ) -> BenchReport:
-    """Measure every generator x backend x threads; see the module docstring for what each number means."""
+    """Measure every generator x backend x threads (``generators`` None: every named config); see the module
+    docstring for what each number means."""
     import torch
 
     from vocoder.infer.onnx_export import export_generator
@@ -346,6 +352,8 @@ def run_bench(
     for b in backends:
         if b not in BACKENDS:
             raise ConfigError(f"bench: unknown backend {b!r} (known: {', '.join(BACKENDS)})")
+    if generators is None:
+        generators = list(named_configs())
     configs = [(name, *resolve_config(name)) for name in generators]  # fail on a bad name before measuring
     matmul = {t: matmul_gflops(t) for t in threads}
     conv = {t: conv_gflops(t) for t in threads}

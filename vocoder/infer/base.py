@@ -31,8 +31,8 @@ import numpy as np
 
 from vocoder.config import FeatureConfig, RunConfig
 from vocoder.errors import InputError
+from vocoder.infer import noise as seeded
 from vocoder.infer.checks import check_f0, check_f0_scale, check_seed, float_input, prepare_mel
-from vocoder.infer.noise import noise_segment, start_phase
 
 _WHAT = {
     "f0": "float32 Hz per mel frame, 0 = unvoiced",
@@ -66,8 +66,9 @@ class StreamContext:
 class Vocoder(ABC):
     """A loaded vocoder: ``synthesize(mel, f0=None, seed=0) -> np.ndarray`` plus what describes it.
 
-    Attributes: ``sample_rate``, ``hop``, ``n_mels``, ``needs_f0``, ``needs_noise``, ``min_frames``
-    (shortest mel accepted), ``features`` (:class:`~vocoder.config.FeatureConfig` the model was trained
+    Attributes: ``sample_rate``, ``hop``, ``n_mels``, ``needs_f0``, ``needs_noise``, ``input_names``
+    (what :meth:`run` feeds the model, e.g. ``["mel", "f0", "noise", "phase"]``), ``min_frames`` (shortest
+    mel accepted), ``features`` (:class:`~vocoder.config.FeatureConfig` the model was trained
     on), ``config`` (the whole :class:`~vocoder.config.RunConfig`), ``generator_name``,
     ``context`` (:class:`StreamContext`), ``backend`` ("torch" or "onnx") and ``source`` (the path).
 
@@ -87,6 +88,7 @@ class Vocoder(ABC):
     n_mels: int
     needs_f0: bool
     needs_noise: bool
+    input_names: list[str]
     min_frames: int
     generator_name: str
     features: FeatureConfig
@@ -105,7 +107,7 @@ class Vocoder(ABC):
 
         ``mel`` ``(B, n_mels, T)`` float32; ``f0`` ``(B, T)`` float32 when ``needs_f0``; ``noise``
         ``(B, 1, T * hop)`` float32 when ``needs_noise``; ``phase`` ``(B, 1)`` float64 cycles when
-        ``needs_f0 and needs_noise`` (the harmonic prior's start phase). Unused inputs are None.
+        :attr:`takes_phase` (the harmonic prior's start phase). Unused inputs are None.
         """
 
     def run(self, mel: Any, f0: Any, noise: Any, phase: Any) -> np.ndarray:
@@ -257,14 +259,12 @@ class Vocoder(ABC):
     def random_inputs(self, seed: int, batch: int, start: int, frames: int) -> tuple[np.ndarray | None, ...]:
         """(noise ``(B, 1, frames * hop)`` for frames ``[start, start + frames)``, start phase ``(B, 1)``
         of the utterance), each None when the model does not take it."""
-        noise = noise_segment(seed, batch, start * self.hop, frames * self.hop) if self.needs_noise else None
-        phase = start_phase(seed, batch) if self.takes_phase else None
-        return noise, phase
+        return seeded.random_inputs(seed, batch, start, frames, self.hop, self.needs_noise, self.takes_phase)
 
     @property
     def takes_phase(self) -> bool:
-        """True when the model has a harmonic prior with a start-phase input (Wavehax)."""
-        return self.needs_noise and self.needs_f0
+        """True when the model has a start-phase input (Wavehax's harmonic prior)."""
+        return "phase" in self.input_names
 
     def __repr__(self) -> str:
         return (

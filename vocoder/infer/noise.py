@@ -10,7 +10,10 @@ Parallel WaveGAN and Wavehax take Gaussian ``noise`` ``(B, 1, T * hop)`` (and Wa
 Noise stream: sample ``n`` of item ``b`` lies in block ``k = n // NOISE_BLOCK``, whose
 ``NOISE_BLOCK`` standard-normal float32 values come from ``np.random.default_rng([seed, 0, b, k])``.
 Start phase of item ``b``: ``np.random.default_rng([seed, 1, b]).random()``. Changing either rule
-changes every seeded output, so they are part of the file format's behaviour.
+changes every seeded output, so they are part of the file format's behaviour. :func:`random_inputs` is
+the one entry point: both runtimes (:meth:`vocoder.infer.base.Vocoder.random_inputs`), streaming,
+chunking, and on the torch side the export and its parity check
+(:meth:`vocoder.models.generators.base.Generator.random_inputs`) draw through it.
 
 Phase bookkeeping for chunks (:func:`phase_advance`) follows :class:`vocoder.dsp.excitation.PCPHPrior`:
 per-frame increments ``f0 * hop / sr`` reduced modulo 1 and summed in float64.
@@ -47,6 +50,17 @@ def noise_segment(seed: int, batch: int, start: int, length: int) -> np.ndarray:
 def start_phase(seed: int, batch: int) -> np.ndarray:
     """Phase of the first sample of items ``0..batch-1`` in cycles, ``(batch, 1)`` float64 in ``[0, 1)``."""
     return np.array([[np.random.default_rng([seed, _PHASE_STREAM, item]).random()] for item in range(batch)])
+
+
+def random_inputs(
+    seed: int, batch: int, start: int, frames: int, hop: int, noise: bool, phase: bool
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(noise ``(batch, 1, frames * hop)`` float32 of frames ``[start, start + frames)``, start phase
+    ``(batch, 1)`` float64 of the utterance) of ``seed``; each None when its flag is False."""
+    return (
+        noise_segment(seed, batch, start * hop, frames * hop) if noise else None,
+        start_phase(seed, batch) if phase else None,
+    )
 
 
 def phase_advance(f0: np.ndarray, hop: int, sample_rate: int, phase: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Export a trained generator to ONNX, with its feature config in the file, and check it against torch.
 
-The graph (TorchScript exporter, ``dynamo=False``; weight norm folded first) has dynamic batch and length:
+The graph (TorchScript exporter, ``dynamo=False``, tracing the generator's ``export_module()``; weight norm
+folded first) has dynamic batch and length; its inputs are the generator's ``input_names``:
 
 ==========  =====================  =======  ====================================================
 input       shape                  dtype    when
@@ -8,7 +9,7 @@ input       shape                  dtype    when
 ``mel``     ``(B, n_mels, T)``     float32  always
 ``f0``      ``(B, T)``             float32  ``needs_f0`` (Wavehax): Hz, 0 = unvoiced
 ``noise``   ``(B, 1, T * hop)``    float32  ``needs_noise`` (PWG, Wavehax): i.i.d. N(0, 1)
-``phase``   ``(B, 1)``             float64  Wavehax: start phase of the prior, cycles in [0, 1)
+``phase``   ``(B, 1)``             float64  ``takes_phase`` (Wavehax): prior start phase in cycles, [0, 1)
 ==========  =====================  =======  ====================================================
 
 output ``wav`` ``(B, 1, T * hop)`` float32. The conv-basis iSTFT (iSTFTNet, Wavehax) and Wavehax's PCPH
@@ -31,10 +32,8 @@ beside it (``export --frontend``, :mod:`vocoder.infer.frontend_export`), else it
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import warnings
-from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,6 @@ from torch import nn
 from vocoder import __version__, output_paths
 from vocoder.config import RunConfig
 from vocoder.errors import ConfigError, ModelError
-from vocoder.infer.context import stream_context
 from vocoder.infer.frontend_export import (
     FrontendReport,
     check_frontend,
@@ -100,35 +98,6 @@ class ExportReport:
         return line
 
 
-def input_names(generator: nn.Module) -> list[str]:
-    """Graph inputs of ``generator``, in the order the exported graph takes them."""
-    names = ["mel"]
-    if generator.needs_f0:
-        names.append("f0")
-    if generator.needs_noise:
-        names.append("noise")
-        if generator.needs_f0 and "phase" in inspect.signature(generator.forward).parameters:
-            names.append("phase")
-    return names
-
-
-def example_inputs(generator: nn.Module, batch: int, frames: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random inputs for tracing and checking: a standard-normal mel, F0 gliding over 70..400 Hz with an
-    unvoiced stretch, standard-normal noise and a float64 start phase."""
-    g = torch.Generator().manual_seed(seed)
-    out = {"mel": torch.randn(batch, generator.n_mels, frames, generator=g)}
-    names = input_names(generator)
-    if "f0" in names:
-        f0 = torch.linspace(70.0, 400.0, frames).repeat(batch, 1)
-        f0[:, frames // 3 : frames // 3 + max(1, frames // 6)] = 0.0
-        out["f0"] = f0 * (1.0 + 0.1 * torch.arange(batch).unsqueeze(1))
-    if "noise" in names:
-        out["noise"] = torch.randn(batch, 1, frames * generator.hop, generator=g)
-    if "phase" in names:
-        out["phase"] = torch.rand(batch, 1, generator=g, dtype=torch.float64)
-    return out
-
-
 class _Positional(nn.Module):
     """Calls the generator with keyword inputs from positional ones (the exporter passes a tuple)."""
 
@@ -145,7 +114,7 @@ def input_docs(generator: nn.Module) -> dict[str, str]:
     """What each graph input (and the output ``wav``) holds: dtype, shape and length rule, units and
     distribution, one line each, for someone running the file without this package."""
     hop, n_mels, sr = int(generator.hop), int(generator.n_mels), int(generator.sample_rate)
-    min_frames = int(getattr(generator, "min_frames", 1))
+    min_frames = generator.min_frames
     docs = {
         "mel": (
             f"float32 (batch, {n_mels}, frames), frames >= {min_frames}: log-mel spectrogram computed with "
@@ -165,7 +134,7 @@ def input_docs(generator: nn.Module) -> dict[str, str]:
             "in [0, 1); float64 because the phase carried across streaming chunks needs the precision"
         ),
     }
-    out = {n: docs[n] for n in input_names(generator)}
+    out = {n: docs[n] for n in generator.input_names}
     out[OUTPUT_NAME] = f"float32 (batch, 1, frames*{hop}): waveform at {sr} Hz, nominal range [-1, 1]"
     return out
 
@@ -184,42 +153,13 @@ def metadata(generator: nn.Module, cfg: RunConfig, frontend: str = "") -> dict[s
         "vocoder.n_mels": str(generator.n_mels),
         "vocoder.needs_f0": flag[bool(generator.needs_f0)],
         "vocoder.needs_noise": flag[bool(generator.needs_noise)],
-        "vocoder.min_frames": str(int(getattr(generator, "min_frames", 1))),
-        "vocoder.inputs": json.dumps(input_names(generator)),
-        "vocoder.stream_context": json.dumps(stream_context(generator).to_dict()),
+        "vocoder.min_frames": str(int(generator.min_frames)),
+        "vocoder.inputs": json.dumps(generator.input_names),
+        "vocoder.stream_context": json.dumps(generator.stream_context().to_dict()),
         **{f"vocoder.input.{name}": text for name, text in docs.items() if name != OUTPUT_NAME},
         f"vocoder.output.{OUTPUT_NAME}": docs[OUTPUT_NAME],
         "vocoder.frontend": frontend,
     }
-
-
-class _Conv1dAs2d(nn.Module):
-    """A zero-padded ``nn.Conv1d`` computed as a height-1 ``conv2d``: ``(B, C, L) -> (B, C', L')``, same maths.
-    onnxruntime runs 2-D convs in its blocked NCHWc layout and 1-D ones through im2col + GEMM."""
-
-    def __init__(self, conv: nn.Conv1d) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(conv.weight.detach().unsqueeze(2), requires_grad=False)
-        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach(), requires_grad=False)
-        self.stride, self.padding = (1, conv.stride[0]), (0, conv.padding[0])
-        self.dilation, self.groups = (1, conv.dilation[0]), conv.groups
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = nn.functional.conv2d(x.unsqueeze(2), self.weight, self.bias, self.stride, self.padding, self.dilation,
-                                 self.groups)
-        return y.squeeze(2)
-
-
-def conv1d_as_conv2d(generator: nn.Module) -> nn.Module:
-    """A copy of ``generator`` whose zero-padded ``Conv1d`` layers run as 2-D convs (:class:`_Conv1dAs2d`).
-    iSTFTNet V1-C8C8I, 4 s, 1 thread: 18 % less onnxruntime kernel time (0.89 s vs 1.08 s); PWG got slower
-    (its many small 1x1 convs pay the layout reorders), so generators opt in with ``onnx_conv1d_as_conv2d``."""
-    copy = deepcopy(generator)
-    for parent in list(copy.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is nn.Conv1d and child.padding_mode == "zeros" and not isinstance(child.padding, str):
-                setattr(parent, name, _Conv1dAs2d(child))
-    return copy
 
 
 def export_generator(
@@ -229,12 +169,10 @@ def export_generator(
     (``frontend``: file name of the front-end graph written beside it, if any)."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    names = input_names(generator)
+    names = generator.input_names
     # batch 2 and more frames than any reflection pad needs, so no size is traced as a special case
-    frames = max(16, 2 * int(getattr(generator, "min_frames", 1)))
-    inputs = example_inputs(generator, 2, frames)
-    traced = conv1d_as_conv2d(generator) if getattr(generator, "onnx_conv1d_as_conv2d", False) else generator
-    wrapper = _Positional(traced, names).eval()
+    inputs = generator.example_inputs(2, max(16, 2 * generator.min_frames))
+    wrapper = _Positional(generator.export_module(), names).eval()
     with warnings.catch_warnings(), torch.no_grad():
         # the tracer warns about every Python-level shape check of the generators; they are not in the graph
         warnings.simplefilter("ignore")
@@ -271,11 +209,10 @@ def check_parity(
     differences, or raise :class:`ModelError` (one line with the number) when one exceeds ``tolerance``."""
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    min_frames = int(getattr(generator, "min_frames", 1))
     results = []
     for i, (batch, frames) in enumerate(shapes):
-        frames = max(frames, min_frames)
-        inputs = example_inputs(generator, batch, frames, seed=seed + i)
+        frames = max(frames, generator.min_frames)
+        inputs = generator.example_inputs(batch, frames, seed=seed + i)
         with torch.inference_mode():
             ref = generator(**inputs).numpy()
         feed = {n: inputs[n].numpy() for n in names}

@@ -2,8 +2,8 @@
 
 Mel chunks ``(n_mels, T_i)`` (or ``(B, n_mels, T_i)``) arrive one at a time. A frame's audio is final once
 ``right`` more frames have arrived; it is then computed from a window that also holds ``left`` frames
-before it (:class:`~vocoder.infer.base.StreamContext`, derived per generator in
-:mod:`vocoder.infer.context` and stored in ONNX files). The window starts at frame 0 or ends at the last
+before it (:class:`~vocoder.infer.base.StreamContext`, each generator's
+``stream_context()``, stored in ONNX files). The window starts at frame 0 or ends at the last
 frame exactly where the whole utterance does, so even the edges match offline synthesis; inside,
 everything a frame's output depends on is in the window. What differs is float rounding (~1e-7).
 
@@ -38,7 +38,7 @@ import numpy as np
 from vocoder.errors import InputError, ModelError
 from vocoder.infer.base import Vocoder
 from vocoder.infer.checks import check_chunk, check_f0_scale, check_seed
-from vocoder.infer.noise import phase_advance, start_phase
+from vocoder.infer.noise import phase_advance
 
 
 class StreamingSynthesizer:
@@ -77,8 +77,7 @@ class StreamingSynthesizer:
             self._batched = batched
             self._mel = np.zeros((batch, self.model.n_mels, 0), dtype=np.float32)
             self._f0 = np.zeros((batch, 0), dtype=np.float32)
-            if self.model.takes_phase:
-                self._phase = start_phase(self.seed, batch)
+            _, self._phase = self.model.random_inputs(self.seed, batch, 0, 0)
         elif batched != self._batched or batch != self._mel.shape[0]:
             raise InputError(f"stream: chunk shape {np.shape(mel)} does not continue the earlier chunks")
         f0_chunk = self.model.check_f0(f0, batch, frames, batched)

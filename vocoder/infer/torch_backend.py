@@ -18,7 +18,6 @@ from torch import nn
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import RunConfig
 from vocoder.infer.base import StreamContext, Vocoder
-from vocoder.infer.context import stream_context
 from vocoder.models.f0_predictor import F0Predictor, load_f0_predictor
 
 PREDICT_FRAMES = 4000
@@ -60,8 +59,9 @@ class TorchVocoder(Vocoder):
         self.generator_name = cfg.generator.name
         self.sample_rate, self.hop, self.n_mels = generator.sample_rate, generator.hop, generator.n_mels
         self.needs_f0, self.needs_noise = bool(generator.needs_f0), bool(generator.needs_noise)
-        self.min_frames = int(getattr(generator, "min_frames", 1))
-        self.context = stream_context(generator)
+        self.input_names = list(generator.input_names)
+        self.min_frames = int(generator.min_frames)
+        self.context = generator.stream_context()
 
     def _attach_f0_predictor(self, predictor: F0Predictor | None) -> None:
         """Use ``predictor`` when no F0 is given; its reach widens the streaming context."""

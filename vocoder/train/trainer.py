@@ -25,7 +25,6 @@ still written when the interrupt did not land inside a step's update.
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import shlex
@@ -251,14 +250,10 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------- RNG inputs
     def noise_inputs(self, step: int, batch: int, frames: int, rank: int = 0) -> dict[str, torch.Tensor]:
-        """Generator noise/phase for ``step``, from an RNG seeded by (seed, step, rank)."""
-        if not self.generator.needs_noise:
-            return {}
+        """Generator noise/phase for ``step`` (:meth:`Generator.training_inputs`), from an RNG seeded by
+        (seed, step, rank)."""
         seed = int(np.random.SeedSequence([self.cfg.train.seed, step, rank, 1]).generate_state(1)[0])
-        g = torch.Generator().manual_seed(seed)
-        inputs = {"noise": torch.randn(batch, 1, frames * self.generator.hop, generator=g)}
-        if "phase" in inspect.signature(self.generator.forward).parameters:
-            inputs["phase"] = torch.rand(batch, 1, generator=g)
+        inputs = self.generator.training_inputs(torch.Generator().manual_seed(seed), batch, frames)
         return {k: v.to(self.device) for k, v in inputs.items()}
 
     def generate(self, model: nn.Module, mel: torch.Tensor, f0: torch.Tensor | None, step: int, rank: int = 0):

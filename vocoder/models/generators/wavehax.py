@@ -17,8 +17,9 @@ have one; every conv/linear weight is drawn from a truncated N(0, 0.02) and ever
 norms have eps 1e-6 and by default normalise over (F, T, channels) of each example (the reference's
 ``framewise_norm: false``); the layer scale starts at ``1 / num_blocks``. There is no weight norm.
 The 1x1 convs are ``nn.Linear`` over a channels-last tensor (same maths, ~2x faster on CPU in torch);
-the ONNX export traces an NCHW form of the same maths instead (:meth:`WavehaxGenerator._blocks_nchw`),
-which onnxruntime runs faster. The depthwise kernel ``(kf, kt)`` is (frequency, time) as in the reference.
+the ONNX export traces an NCHW form of the same maths instead (:class:`WavehaxNCHW`, the generator's
+``export_module()``), which onnxruntime runs faster. The depthwise kernel ``(kf, kt)`` is (frequency, time)
+as in the reference.
 
 Named configurations (``variant=``, reference ``wavehax.v1`` / ``wavehax.v2`` at 24 kHz, hop 240,
 n_fft 480): "v1" 32 channels, mult 2, kernel (7, 7); "v2" 16 channels, mult 3, kernel (13, 7); both 8
@@ -27,6 +28,7 @@ blocks. Parameters at 100 mels: v1 622,951, v2 600,759.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -35,7 +37,8 @@ from torch import Tensor, nn
 from vocoder.dsp.excitation import PCPHPrior
 from vocoder.dsp.stft import STFT
 from vocoder.errors import ConfigError, InputError
-from vocoder.models.generators.base import Generator
+from vocoder.infer.base import StreamContext
+from vocoder.models.generators.base import MARGIN_FRAMES, Generator
 from vocoder.models.generators.istft_head import ISTFTHead
 from vocoder.models.generators.layers import ConvNeXtBlock2d, LayerNorm2d
 from vocoder.registry import register_generator
@@ -59,6 +62,8 @@ class WavehaxGenerator(Generator):
 
     needs_f0 = True
     needs_noise = True
+    takes_phase = True
+    reference_config = {"recipe": "jvs/wavehax.yaml", "preset": "wavehax-24k", "params": {"variant": "v1"}}
 
     def __init__(
         self,
@@ -148,16 +153,37 @@ class WavehaxGenerator(Generator):
             real, imag = self.stft(prior)
         return prior, real, imag
 
-    def forward(
-        self,
-        mel: Tensor,
-        f0: Tensor | None = None,
-        noise: Tensor | None = None,
-        phase: Tensor | None = None,
-    ) -> Tensor:
-        """mel ``(B, n_mels, T)``, f0 ``(B, T)`` or ``(B, 1, T)`` Hz, optional standard-normal noise
-        ``(B, 1, T * hop)`` and start phase ``(B, 1)`` in cycles -> waveform ``(B, 1, T * hop)``.
-        With ``noise`` and ``phase`` given the output is deterministic."""
+    def stream_context(self) -> StreamContext:
+        """STFT reach + ``prior_kernel // 2`` + ``num_blocks * (kt // 2)`` + ISTFT reach, all in frames
+        (everything after the prior runs at the frame rate). v1 and v2 (hop 240, n_fft 480): 30 frames each
+        side (measured 29). With ``framewise_norm: false`` (the reference's default) the layer norms see the
+        whole utterance, so no finite context is exact: ``exact=False`` and streaming refuses the model."""
+        hop, n_fft = self.hop, self.n_fft
+        pad_left = (n_fft - hop) // 2
+        # a frame reads n_fft samples starting pad_left before its hop (analysis), and the same window is
+        # spread back over those samples (synthesis): both reach over whole frames
+        stft_left, stft_right = math.ceil(pad_left / hop), math.ceil((n_fft - hop - pad_left) / hop)
+        prior_k = self.prior_proj.kernel_size[0]
+        block_t = sum(block.dwconv.kernel_size[1] // 2 for block in self.blocks)
+        side_left = 2 * stft_left + prior_k // 2 + block_t + MARGIN_FRAMES
+        side_right = 2 * stft_right + prior_k // 2 + block_t + MARGIN_FRAMES
+        if not self.input_norm.framewise:
+            reason = (
+                "wavehax with framewise_norm: false normalises over the whole utterance, so chunks cannot "
+                "reproduce offline synthesis; train with generator.params.framewise_norm: true to stream"
+            )
+            return StreamContext(side_left, side_right, exact=False, reason=reason)
+        return StreamContext(side_left, side_right)
+
+    def export_module(self) -> nn.Module:
+        """:class:`WavehaxNCHW`: the same maths in the layout onnxruntime runs fastest."""
+        return WavehaxNCHW(self)
+
+    def planes(
+        self, mel: Tensor, f0: Tensor | None, noise: Tensor | None = None, phase: Tensor | None = None
+    ) -> list[Tensor]:
+        """Checked inputs -> the 5 input planes [prior_re, prior_im, proj_re, proj_im, mel_proj], each
+        ``(B, F, T)``."""
         if f0 is None:
             raise InputError("WavehaxGenerator needs F0 (one value per mel frame)")
         if not torch.jit.is_tracing():
@@ -168,11 +194,19 @@ class WavehaxGenerator(Generator):
         batch = mel.shape[0]
         # One conv call for both planes: the projection is shared, so stack them along the batch.
         proj = self.prior_proj(torch.cat([pre, pim], dim=0))
-        cond = self.cond_proj(mel)
-        planes = [pre, pim, proj[:batch], proj[batch:], cond]
-        if torch.onnx.is_in_onnx_export():
-            return self._blocks_nchw(torch.stack(planes, dim=1))
-        x = torch.stack(planes, dim=-1)  # (B, F, T, 5)
+        return [pre, pim, proj[:batch], proj[batch:], self.cond_proj(mel)]
+
+    def forward(
+        self,
+        mel: Tensor,
+        f0: Tensor | None = None,
+        noise: Tensor | None = None,
+        phase: Tensor | None = None,
+    ) -> Tensor:
+        """mel ``(B, n_mels, T)``, f0 ``(B, T)`` or ``(B, 1, T)`` Hz, optional standard-normal noise
+        ``(B, 1, T * hop)`` and start phase ``(B, 1)`` in cycles -> waveform ``(B, 1, T * hop)``.
+        With ``noise`` and ``phase`` given the output is deterministic."""
+        x = torch.stack(self.planes(mel, f0, noise, phase), dim=-1)  # (B, F, T, 5)
         x = self.input_norm(self.input_proj(x))
         for block in self.blocks:
             x = block(x)
@@ -191,3 +225,18 @@ class WavehaxGenerator(Generator):
         x = self.output_norm.forward_nchw(x).reshape(b, -1, nf * nt)
         x = (torch.matmul(self.output_proj.weight, x) + self.output_proj.bias[:, None]).reshape(b, 2, nf, nt)
         return self.istft(x[:, 0], x[:, 1])
+
+
+class WavehaxNCHW(nn.Module):
+    """Export form of a :class:`WavehaxGenerator` (shares its modules): the input planes of
+    :meth:`WavehaxGenerator.planes`, then :meth:`WavehaxGenerator._blocks_nchw`."""
+
+    def __init__(self, generator: WavehaxGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(
+        self, mel: Tensor, f0: Tensor | None = None, noise: Tensor | None = None, phase: Tensor | None = None
+    ) -> Tensor:
+        """The inputs of :meth:`WavehaxGenerator.forward` -> waveform ``(B, 1, T * hop)``."""
+        return self.generator._blocks_nchw(torch.stack(self.generator.planes(mel, f0, noise, phase), dim=1))
