@@ -13,6 +13,7 @@ import numpy as np
 from vocoder.config import DataConfig, RunConfig, config_from_dict, load_config
 from vocoder.data.manifest import Utterance, scan_audio, split_utterances
 from vocoder.errors import AudioError, ConfigError, ModelError, VocoderError
+from vocoder.models.artifact import CONFIG_FILE, MODEL_FILE
 
 ONNX_TYPES = {1: "float32", 6: "int32", 7: "int64", 10: "float16", 11: "float64", 16: "bfloat16"}
 
@@ -69,7 +70,7 @@ def describe(path: str | Path, overrides: list[str] | None = None) -> str:
     from vocoder.infer.inputs import MEL_EXTENSIONS
 
     path = Path(path)
-    if path.is_dir() and not (path / "config.yaml").is_file():
+    if path.is_dir() and not (path / CONFIG_FILE).is_file():
         return describe_data(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file or folder")
@@ -80,7 +81,7 @@ def describe(path: str | Path, overrides: list[str] | None = None) -> str:
         return describe_mel(path)
     if path.is_file() and suffix in AUDIO_EXTENSIONS:
         return describe_audio(path)
-    if path.is_file() and path.name == "model.safetensors":
+    if path.is_file() and path.name == MODEL_FILE:
         path = path.parent  # a checkpoint's weights: describe the checkpoint
     cfg = load_config(path, overrides)
     lines = [describe_features(cfg)]

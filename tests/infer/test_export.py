@@ -26,7 +26,7 @@ from vocoder.infer.onnx_export import (
     export_onnx,
     read_metadata,
 )
-from vocoder.train.checkpoint import load_generator
+from vocoder.models.artifact import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = {"pwg": ["mel", "noise"], "istftnet": ["mel"], "hifigan": ["mel"], "wavehax": ["mel", "f0", "noise", "phase"]}

@@ -56,6 +56,7 @@ from vocoder.infer.frontend_export import (
     frontend_path,
     model_version,
 )
+from vocoder.models.artifact import load_generator
 
 OUTPUT_NAME = "wav"
 DEFAULT_TOLERANCE = 1e-4
@@ -312,8 +313,6 @@ def export_onnx(
     ``tolerance``. ``frontend`` also writes the model's mel front end to :func:`frontend_path`
     (``m.onnx`` -> ``m.frontend.onnx``); ``check`` then compares it with ``log_mel_numpy`` too
     (:data:`FRONTEND_TOLERANCE`)."""
-    from vocoder.train.checkpoint import load_generator
-
     out_path = check_out_file(out_path)
     front_path = frontend_path(out_path) if frontend else None
     generator, cfg = load_generator(model_path)
