@@ -1,4 +1,4 @@
-"""torch inference engine: :class:`TorchVocoder` runs a run or checkpoint folder (weight norm folded).
+"""torch inference engine: :class:`TorchVocoder` runs a run, checkpoint or model folder (weight norm folded).
 
 Same interface and numbers as :class:`~vocoder.infer.runtime.OnnxVocoder` (up to float rounding): the
 noise and start phase are drawn with numpy from the seed (:mod:`vocoder.infer.noise`) and passed in.
@@ -15,6 +15,7 @@ from torch import nn
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import RunConfig
 from vocoder.infer.base import Vocoder
+from vocoder.models.artifact import load_generator
 
 
 class TorchVocoder(Vocoder):
@@ -26,8 +27,6 @@ class TorchVocoder(Vocoder):
     backend = "torch"
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        from vocoder.train.checkpoint import load_generator
-
         generator, cfg = load_generator(path)
         self._setup(generator, cfg, str(path), threads)
 
