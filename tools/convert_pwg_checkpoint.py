@@ -6,9 +6,10 @@
 Reads the ``.pkl`` with ``torch.load(weights_only=True)`` (no pickled code runs) and takes
 ``["model"]["generator"]``; the config defaults to ``config.yml`` beside the checkpoint, the feature stats
 to ``stats.h5``/``stats.npy`` beside it (as the reference's ``load_model`` does) and are stored as
-``features.mean``/``features.std``. Writes ``DIR/model.safetensors`` and ``DIR/config.yaml``
-(``{"features": ..., "generator": {"name": "pwg", "params": ...}}``), after checking that the weights load
-into our generator. Errors are one line on stderr and exit status 1.
+``features.mean``/``features.std``. Writes the model folder ``DIR`` (``model.safetensors`` and
+``config.yaml``, the resolved config of ``{"features": ..., "generator": {"name": "pwg", "params": ...}}``)
+with :func:`vocoder.models.artifact.write_model`, after checking that the weights load into our
+generator. Errors are one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from safetensors.torch import save_file
 
+from vocoder.config import config_from_dict
 from vocoder.errors import ConfigError, ModelError, VocoderError
+from vocoder.models.artifact import CONFIG_FILE, MODEL_FILE, write_model
 from vocoder.models.convert_pwg import config_from_reference, convert_state_dict, stats_from_state_dict
 from vocoder.models.generators.pwg import ParallelWaveGAN
 
@@ -94,10 +96,8 @@ def convert(checkpoint: Path, config: Path | None, stats: Path | None, out: Path
             raise ConfigError(f"{stats}: stats have {len(mean)} bins, the config has {feats['n_mels']} mels")
         feats["mean"], feats["std"] = [float(x) for x in mean], [float(x) for x in scale]
 
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in state.items()}, str(out / "model.safetensors"))
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    print(f"wrote {out / 'model.safetensors'} ({model.num_params():,} parameters) and {out / 'config.yaml'}")
+    write_model(out, model, config_from_dict(cfg, str(config)))
+    print(f"wrote {out / MODEL_FILE} ({model.num_params():,} parameters) and {out / CONFIG_FILE}")
     if mean_scale is None:
         print("note: no feature stats found; feed mels normalised as in training", file=sys.stderr)
 

@@ -24,8 +24,8 @@ from vocoder import registry
 from vocoder.config import load_config
 from vocoder.eval.long_input import DEFAULT, peak_memory_long_input
 from vocoder.infer.onnx_export import export_onnx
+from vocoder.models.artifact import write_model
 from vocoder.models.factory import build_generator
-from vocoder.train.checkpoint import write_model
 
 DEMO = Path(__file__).resolve().parents[1] / "recipes" / "demo"
 VARIANTS = {"wavehax-framewise": "wavehax_msstft_cqt.yaml"}  # measured beside the generators' own demo recipes

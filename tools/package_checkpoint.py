@@ -17,30 +17,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
-
-import torch
-from safetensors.torch import load_file, save_file
 
 from vocoder.data.manifest import Manifest
 from vocoder.eval.evaluate import evaluate, format_markdown
 from vocoder.infer.onnx_export import export_onnx
-from vocoder.train.checkpoint import STATE_FILE, load_state, resolve_checkpoint
-from vocoder.train.warm_start import DISCRIMINATOR_FILE
+from vocoder.models.artifact import (
+    CONFIG_FILE,
+    DISCRIMINATOR_FILE,
+    MODEL_FILE,
+    copy_model,
+    resolve_model,
+    write_discriminator,
+)
+from vocoder.train.checkpoint import STATE_FILE, load_state
 
 DEMO_ABOUT = """Generator trained with `vocoder train` on the bundled demo corpus (`recipes/demo/wavs`: Allison Smith,
 CC-BY-SA-3.0, via Debian `asterisk-core-sounds-en-g722`; see `recipes/demo/ATTRIBUTION.md`). As a work
 derived from that audio, these weights are distributed under CC-BY-SA-3.0."""
-
-
-def copy_weights(source: Path, target: Path, float16: bool) -> None:
-    if not float16:
-        shutil.copy(source, target)
-        return
-    state = load_file(str(source))
-    save_file({k: v.to(torch.float16).contiguous() for k, v in state.items()}, str(target),
-              metadata={"format": "vocoder", "dtype": "float16"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,14 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-onnx", action="store_true", help="do not write model.onnx (large models)")
     args = ap.parse_args(argv)
 
-    source = resolve_checkpoint(args.run)
+    source = resolve_model(args.run)
     state = load_state(source) if (source / STATE_FILE).is_file() else {}
     step = int(state["step"]) if "step" in state else None
-    args.out.mkdir(parents=True, exist_ok=True)
-    copy_weights(source / "model.safetensors", args.out / "model.safetensors", args.float16)
-    shutil.copy(source / "config.yaml", args.out / "config.yaml")
+    copy_model(source, args.out, args.float16)
     if state.get("discriminator"):
-        save_file({k: v.contiguous() for k, v in state["discriminator"].items()}, str(args.out / DISCRIMINATOR_FILE))
+        write_discriminator(args.out, state["discriminator"])
     onnx_line = "- ONNX: not shipped (large); `vocoder export " + f"{args.out} --out model.onnx --check` writes it"
     if not args.no_onnx:
         report = export_onnx(args.out, args.out / "model.onnx", check=True)
@@ -83,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.eval
         else f"evaluated on the {len(manifest.test)} held-out test clips ({manifest.seconds('test'):.1f} s)"
     )
-    cfg_text = (args.out / "config.yaml").read_text()
+    cfg_text = (args.out / CONFIG_FILE).read_text()
     history = "".join(f"- {line}\n" for line in args.history)
     d_line = f"`{DISCRIMINATOR_FILE}` (the run's discriminators, for GAN fine-tuning with `train.init_from`), " if (
         args.out / DISCRIMINATOR_FILE).is_file() else ""
@@ -102,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
 ## Files
 
-`model.safetensors` ({dtype}weights) + `config.yaml` (torch: `vocoder.load(folder)`), {d_line}`report.json`
+`{MODEL_FILE}` ({dtype}weights) + `{CONFIG_FILE}` (torch: `vocoder.load(folder)`), {d_line}`report.json`
 (per-utterance metrics){", `model.onnx` (onnxruntime, no torch)" if not args.no_onnx else ""}.
 
 ## Config

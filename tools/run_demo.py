@@ -115,7 +115,7 @@ def prepare_out(out: Path) -> None:
     """Clear ``out`` for a new demo run. Only what the demo writes is deleted, and only from a folder that
     holds nothing else (a fine-tune run folder is checked like `vocoder train --force` checks it and is
     replaced by train --force itself); anything else stops the demo with nothing deleted."""
-    from vocoder.train.checkpoint import foreign_entries
+    from vocoder.train.run_folder import foreign_entries
 
     if out.exists() and not out.is_dir():
         raise DemoError(f"{out}: not a folder (--out is the demo's run folder)")

@@ -95,7 +95,7 @@ def _add_set(p: argparse.ArgumentParser) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     from vocoder.config import load_config
-    from vocoder.train.checkpoint import check_run_folder, resume_config
+    from vocoder.train.run_folder import check_run_folder, resume_config
     from vocoder.train.trainer import TrainingInterrupted, train
 
     check_run_folder(args.out, resume=args.resume, force=args.force)  # before any config is read

@@ -3,16 +3,17 @@ model, mel file (``.npy`` / ``.npz`` / ``.pt``) or audio file. Files are only re
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vocoder.config import DataConfig, RunConfig, config_from_dict, load_config
+from vocoder.config import DataConfig, RunConfig, load_config
 from vocoder.data.manifest import Utterance, scan_audio, split_utterances
 from vocoder.errors import AudioError, ConfigError, ModelError, VocoderError
+from vocoder.infer.onnx_metadata import VocoderMetadata
+from vocoder.models.artifact import CONFIG_FILE, MODEL_FILE
 
 ONNX_TYPES = {1: "float32", 6: "int32", 7: "int64", 10: "float16", 11: "float64", 16: "bfloat16"}
 
@@ -69,7 +70,7 @@ def describe(path: str | Path, overrides: list[str] | None = None) -> str:
     from vocoder.infer.mel_files import MEL_EXTENSIONS
 
     path = Path(path)
-    if path.is_dir() and not (path / "config.yaml").is_file():
+    if path.is_dir() and not (path / CONFIG_FILE).is_file():
         return describe_data(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file or folder")
@@ -80,7 +81,7 @@ def describe(path: str | Path, overrides: list[str] | None = None) -> str:
         return describe_mel(path)
     if path.is_file() and suffix in AUDIO_EXTENSIONS:
         return describe_audio(path)
-    if path.is_file() and path.name == "model.safetensors":
+    if path.is_file() and path.name == MODEL_FILE:
         path = path.parent  # a checkpoint's weights: describe the checkpoint
     cfg = load_config(path, overrides)
     lines = [describe_features(cfg)]
@@ -161,31 +162,25 @@ def _runtime_value(value: Any) -> str:
 
 
 def _onnx_metadata_lines(path: Path, meta: dict[str, str]) -> list[str]:
-    lines = []
-    if "vocoder.generator" in meta:
-        flags = [name for key, name in (("vocoder.needs_f0", "F0"), ("vocoder.needs_noise", "noise"))
-                 if meta.get(key) == "true"]
+    if "vocoder.generator" not in meta:
+        return ["generator: unknown (no vocoder.* metadata: not written by `vocoder export`)"]
+    try:
+        m = VocoderMetadata.from_props(meta)
+    except (KeyError, ValueError, TypeError, VocoderError) as err:
+        reason = f"{err.args[0]} missing" if isinstance(err, KeyError) else " ".join(str(err).split())[:160]
+        return [f"generator: {meta['vocoder.generator']}: bad vocoder metadata ({reason})"]
+    flags = [name for needed, name in ((m.needs_f0, "F0"), (m.needs_noise, "noise")) if needed]
+    lines = [
+        f"generator: {m.generator} (vocoder {m.version or '?'}): {m.sample_rate} Hz, hop {m.hop}, {m.n_mels} mels, "
+        f"needs {' and '.join(flags) or 'the mel only'}, at least {m.min_frames} frame(s)",
+        describe_features(m.config),
+    ]
+    ctx = m.stream_context
+    if ctx is not None:
         lines.append(
-            f"generator: {meta['vocoder.generator']} (vocoder {meta.get('vocoder.version', '?')}): "
-            f"{meta.get('vocoder.sample_rate', '?')} Hz, hop {meta.get('vocoder.hop', '?')}, "
-            f"{meta.get('vocoder.n_mels', '?')} mels, needs {' and '.join(flags) or 'the mel only'}, "
-            f"at least {meta.get('vocoder.min_frames', '1')} frame(s)"
+            f"streaming: context {ctx.left} frames left, {ctx.right} right, "
+            + ("exact" if ctx.exact else f"approximate ({ctx.reason})".replace(" ()", ""))
         )
-        try:
-            cfg = config_from_dict(json.loads(meta["vocoder.config"]), f"{path} (vocoder.config)")
-            lines.append(describe_features(cfg))
-        except (KeyError, ValueError, VocoderError):
-            pass  # an older or foreign config: the line above has the essentials
-        try:
-            ctx = json.loads(meta["vocoder.stream_context"])
-            lines.append(
-                f"streaming: context {ctx['left']} frames left, {ctx['right']} right, "
-                + ("exact" if ctx.get("exact") else f"approximate ({ctx.get('reason', '')})".replace(" ()", ""))
-            )
-        except (KeyError, ValueError, TypeError):
-            pass
-    else:
-        lines.append("generator: unknown (no vocoder.* metadata: not written by `vocoder export`)")
     return lines
 
 

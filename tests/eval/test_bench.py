@@ -97,8 +97,8 @@ def test_a_model_folder_is_benched_with_its_own_weights(tmp_path):
     """A model folder (e.g. a converted HiFi-GAN checkpoint) resolves to its config and keeps its weights."""
     import torch
 
+    from vocoder.models.artifact import write_model
     from vocoder.models.factory import build_generator
-    from vocoder.train.checkpoint import write_model
 
     (tmp_path / "pwg.yaml").write_text(TINY_PWG)
     cfg, _ = bench.resolve_config(str(tmp_path / "pwg.yaml"))

@@ -20,8 +20,8 @@ from vocoder.errors import ConfigError, InputError
 from vocoder.eval.evaluate import evaluate, format_markdown, parse_factors, utterance_paths
 from vocoder.eval.metrics import METRIC_NAMES
 from vocoder.eval.mos import MOS_NAMES
+from vocoder.models.artifact import write_model
 from vocoder.models.factory import build_generator
-from vocoder.train.checkpoint import write_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "recipes" / "demo" / "wavs"

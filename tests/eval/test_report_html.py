@@ -26,8 +26,8 @@ from vocoder.audio.mel_numpy import align_audio
 from vocoder.cli import main
 from vocoder.config import config_from_dict
 from vocoder.eval.evaluate import format_markdown
+from vocoder.models.artifact import write_model
 from vocoder.models.factory import build_generator
-from vocoder.train.checkpoint import write_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "recipes" / "demo" / "wavs"

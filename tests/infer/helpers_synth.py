@@ -13,8 +13,8 @@ from vocoder.audio.io import read_audio
 from vocoder.audio.mel_numpy import log_mel_numpy
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import FeatureConfig, config_from_dict
+from vocoder.models.artifact import write_model
 from vocoder.models.factory import build_generator
-from vocoder.train.checkpoint import write_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_WAVS = sorted((ROOT / "recipes" / "demo" / "wavs").glob("*.flac"))

@@ -22,8 +22,8 @@ from vocoder.config import config_from_dict
 from vocoder.errors import InputError
 from vocoder.infer.runtime import OnnxVocoder
 from vocoder.infer.torch_backend import TorchVocoder
+from vocoder.models.artifact import load_generator, write_model
 from vocoder.models.factory import build_generator
-from vocoder.train.checkpoint import load_generator, write_model
 
 
 def test_load_picks_the_backend(models):

@@ -19,8 +19,8 @@ from vocoder.config import config_from_dict
 from vocoder.errors import ModelError
 from vocoder.infer.frontend_export import model_version
 from vocoder.infer.onnx_export import check_parity, export_onnx, read_metadata
+from vocoder.models.artifact import load_generator
 from vocoder.models.generators.conv1d_as_conv2d import Conv1dAs2d, conv1d_as_conv2d
-from vocoder.train.checkpoint import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = {"pwg": ["mel", "noise"], "istftnet": ["mel"], "hifigan": ["mel"], "wavehax": ["mel", "f0", "noise", "phase"]}

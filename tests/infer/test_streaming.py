@@ -17,7 +17,7 @@ from vocoder.errors import InputError, ModelError
 from vocoder.infer.base import StreamContext
 from vocoder.infer.noise import NOISE_BLOCK, noise_segment, phase_advance, start_phase
 from vocoder.infer.streaming import StreamingSynthesizer, chunk_latencies, stream
-from vocoder.train.checkpoint import load_generator
+from vocoder.models.artifact import load_generator
 
 FRAMES = 90
 SPLITS = {"ones": [1] * FRAMES, "sevens": [7] * 12 + [6], "mixed": [3, 20, 1, 40, 26]}

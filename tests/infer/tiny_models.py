@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from vocoder.config import RunConfig, config_from_dict
+from vocoder.models.artifact import write_model
 from vocoder.models.factory import build_generator
-from vocoder.train.checkpoint import write_model
 
 FEATURES = {"sample_rate": 8000, "n_fft": 128, "hop": 32, "n_mels": 8, "fmax": None}
 HOP, N_MELS = 32, 8

@@ -26,6 +26,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from vocoder.config import config_from_dict
 from vocoder.data.dataset import SegmentSampler
+from vocoder.models import artifact
 from vocoder.train import checkpoint as ckpt
 from vocoder.train.trainer import Trainer, TrainingError
 
@@ -87,7 +88,7 @@ def step_folder(run: Path, step: int) -> Path:
 
 def assert_same_training_state(a: Path, b: Path) -> None:
     """Generator weights, discriminator weights and both optimizers' tensors are bitwise equal."""
-    wa, wb = load_file(str(a / ckpt.MODEL_FILE)), load_file(str(b / ckpt.MODEL_FILE))
+    wa, wb = load_file(str(a / artifact.MODEL_FILE)), load_file(str(b / artifact.MODEL_FILE))
     assert wa.keys() == wb.keys()
     for k in wa:
         assert torch.equal(wa[k], wb[k]), k
@@ -150,7 +151,7 @@ def test_kill9_at_random_moments_then_resume_matches_uninterrupted(recipe, refer
         folder, state, _ = found
         assert folder.name == f"step-{state['step']:08d}"
         steps.append(state["step"])
-        generator, cfg = ckpt.load_generator(run)
+        generator, cfg = artifact.load_generator(run)
         assert cfg.generator.name == "pwg" and generator.hop == 160
 
     assert hits >= 1, "no kill landed inside a checkpoint write"
@@ -168,7 +169,7 @@ def test_kill9_at_random_moments_then_resume_matches_uninterrupted(recipe, refer
 def test_corrupt_latest_checkpoints_fall_back_with_one_line_warnings(recipe, reference, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(reference, run)
-    for step, name in ((STEPS, ckpt.STATE_FILE), (STEPS - 1, ckpt.MODEL_FILE)):
+    for step, name in ((STEPS, ckpt.STATE_FILE), (STEPS - 1, artifact.MODEL_FILE)):
         path = step_folder(run, step) / name
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated, as by a full disk
 
@@ -231,12 +232,12 @@ def test_nonfinite_steps_in_a_row_stop_training_with_a_usable_checkpoint(tmp_pat
     folder, state, weights = ckpt.latest_resumable(root)
     assert folder == step_folder(tmp_path / "run", 5) and str(folder) in message and state["step"] == 5
     # the skipped steps 2, 3, 4 changed nothing: the weights equal those saved after step 1
-    after_step_1 = load_file(str(step_folder(tmp_path / "run", 2) / ckpt.MODEL_FILE))
+    after_step_1 = load_file(str(step_folder(tmp_path / "run", 2) / artifact.MODEL_FILE))
     assert weights.keys() == after_step_1.keys()
     assert all(torch.equal(weights[k], after_step_1[k]) for k in weights)
-    before = load_file(str(step_folder(tmp_path / "run", 1) / ckpt.MODEL_FILE))
+    before = load_file(str(step_folder(tmp_path / "run", 1) / artifact.MODEL_FILE))
     assert not all(torch.equal(before[k], after_step_1[k]) for k in weights)  # step 1 did update
-    generator, _ = ckpt.load_generator(tmp_path / "run")
+    generator, _ = artifact.load_generator(tmp_path / "run")
     assert all(torch.isfinite(p).all() for p in generator.parameters())
 
 
@@ -270,7 +271,7 @@ def test_cli_stops_on_nonfinite_losses_with_one_error_line(recipe, tmp_path):
     assert sum(line.startswith("warning: step ") for line in out.stderr.splitlines()) == 2
     folder, state, _ = ckpt.latest_resumable(run / "checkpoints")
     assert folder.name == "step-00000004" and state["nonfinite_total"] == 2
-    ckpt.load_generator(run)
+    artifact.load_generator(run)
 
 
 def test_clean_incomplete_repairs_what_a_kill_leaves(tmp_path):

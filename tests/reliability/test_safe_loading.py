@@ -22,8 +22,9 @@ import vocoder
 from vocoder.config import config_from_dict
 from vocoder.errors import InputError, ModelError
 from vocoder.infer.mel_files import load_mel
+from vocoder.models.artifact import write_model
 from vocoder.models.factory import build_generator
-from vocoder.train.checkpoint import LATEST_FILE, STATE_FILE, write_model
+from vocoder.train.checkpoint import LATEST_FILE, STATE_FILE
 
 
 def test_the_payloads_do_run_when_unpickled(tmp_path):

@@ -51,8 +51,8 @@ def test_init_from_restores_the_discriminator_from_trainer_state_or_its_safetens
     discriminator.safetensors); another discriminator set starts fresh and the report says why."""
     from safetensors.torch import save_file
 
+    from vocoder.models.artifact import DISCRIMINATOR_FILE
     from vocoder.train.checkpoint import load_state
-    from vocoder.train.warm_start import DISCRIMINATOR_FILE
 
     base = recipe_factory("istftnet", ("pwg",), steps=2)
     base["train"].update(save_every=2, eval_every=100)

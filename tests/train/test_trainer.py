@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from vocoder.config import config_from_dict
 from vocoder.errors import ConfigError
 from vocoder.train import checkpoint as ckpt
+from vocoder.train.run_folder import resume_config
 from vocoder.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +88,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, recipe_factory, old_form):
     cfg = config_from_dict(base)
     if old_form:
         _write_old_config_form(tmp_path / "b", base)
-        cfg = ckpt.resume_config(tmp_path / "b", tmp_path / "b", ["train.max_steps=4"])
+        cfg = resume_config(tmp_path / "b", tmp_path / "b", ["train.max_steps=4"])
         assert cfg.to_dict() == config_from_dict(base).to_dict()
     resumed = Trainer(cfg, tmp_path / "b", resume=True, progress=False)
     assert resumed.step == 2

@@ -7,13 +7,12 @@ have is an :class:`~vocoder.errors.AudioError` with one line naming the file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from vocoder.atomic import atomic_path
 from vocoder.errors import AudioError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -80,15 +79,8 @@ def write_audio(path: str | Path, wav: np.ndarray, sample_rate: int) -> None:
     path = Path(path)
     wav = np.asarray(wav, dtype=np.float32).reshape(-1)
     wav = np.clip(np.nan_to_num(wav, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".wav", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".wav") as tmp:
         sf.write(tmp, wav, sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def find_audio(root: str | Path, extensions: tuple[str, ...] | list[str] = AUDIO_EXTENSIONS) -> list[Path]:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vocoder.atomic import atomic_path
 from vocoder.audio.io import read_audio
 from vocoder.config import FeatureConfig
 from vocoder.data.manifest import Utterance, print_warning
@@ -71,10 +72,8 @@ def cached_f0(
         return f0
     f0 = extract_f0(wav, features.sample_rate, features.hop, features.f0_min, features.f0_max, features.f0_method)
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, f0.astype(np.float32))
-        os.replace(tmp, cache_file)
+        with atomic_path(cache_file, suffix=".npy") as tmp:
+            np.save(tmp, f0.astype(np.float32))
     return f0
 
 

@@ -3,7 +3,7 @@
 For each generator (a named config of :func:`named_configs` or a recipe YAML, with random weights; or a model
 folder such as a converted HiFi-GAN checkpoint or a shipped checkpoint, with its own weights):
 
-1. this process builds it (seed 0), writes it as a checkpoint folder (:func:`~vocoder.train.checkpoint.write_model`),
+1. this process builds it (seed 0), writes it as a model folder (:func:`~vocoder.models.artifact.write_model`),
    counts parameters and GMAC per second of audio (:func:`~vocoder.models.factory.generator_cost`, weight
    norm folded) and, for the onnx backend, exports it (:func:`~vocoder.infer.onnx_export.export_generator`);
 2. each (backend, threads) runs in a fresh worker process (``python -m vocoder.eval.bench WORKER_JSON``)
@@ -239,13 +239,13 @@ def resolve_config(name: str):
     if Path(name).is_file():
         return load_config(name), name
     if Path(name).is_dir():
-        from vocoder.train.checkpoint import CONFIG_FILE, resolve_checkpoint
+        from vocoder.models.artifact import read_config, resolve_model
 
         try:
-            folder = resolve_checkpoint(name)
+            folder = resolve_model(name)
         except ModelError as err:
             raise ConfigError(f"bench: {err}") from None
-        return load_config(folder / CONFIG_FILE), str(folder)
+        return read_config(folder), str(folder)
     raise ConfigError(
         f"bench: unknown generator {name!r} (named: {', '.join(named)}; or a recipe YAML path, or a model folder)"
     )
@@ -342,8 +342,8 @@ def run_bench(
     import torch
 
     from vocoder.infer.onnx_export import export_generator
+    from vocoder.models.artifact import read_weights, write_model
     from vocoder.models.factory import build_generator, generator_cost
-    from vocoder.train.checkpoint import load_weights, write_model
 
     if not seconds > 0:
         raise ConfigError(f"bench: --seconds must be > 0, got {seconds}")
@@ -364,7 +364,7 @@ def run_bench(
             torch.manual_seed(0)
             generator = build_generator(cfg, where=source).eval()
             if Path(source).is_dir():  # a model folder: its own weights
-                generator.load_state_dict(load_weights(Path(source)))
+                generator.load_state_dict(read_weights(Path(source)))
             write_model(Path(tmp) / "model", generator, cfg)
             generator.remove_weight_norm()
             params, gmac = generator_cost(generator)

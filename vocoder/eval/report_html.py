@@ -19,15 +19,14 @@ import dataclasses
 import html
 import io
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
+from vocoder.atomic import write_bytes
 from vocoder.audio.io import write_audio
 from vocoder.audio.mel_numpy import log_mel_numpy
 from vocoder.audio.mel_presets import resolve_features
@@ -85,15 +84,7 @@ def _slug(name: str) -> str:
 def _write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` through a temporary file in the same folder and a rename (no half-written file)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_bytes(path, data)
     except OSError as err:
         raise ConfigError(f"{path}: cannot write ({_os_reason(err)})") from None
 

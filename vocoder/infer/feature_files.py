@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from vocoder.atomic import atomic_path
 from vocoder.audio.io import SILENCE_PEAK, read_audio, resample
 from vocoder.audio.mel_presets import PRESETS, find_preset, resolve_features
 from vocoder.config import FeatureConfig
@@ -144,17 +144,9 @@ def features(
 def save_feature_file(path: str | Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` (arrays, numbers, strings) as an ``.npz`` (no pickled objects), atomically: a
     temporary file in the same folder, renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.asarray(v) for k, v in data.items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def _stderr_line(text: str) -> None:

@@ -30,8 +30,6 @@ frames, float64, plus the two spectra), e.g. 100 MB per minute of 16 kHz audio w
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +42,10 @@ from vocoder import __version__
 from vocoder.audio.mel_numpy import hann_window, mel_filterbank, padding_for
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import FeatureConfig
+from vocoder.infer.onnx_metadata import FRONTEND_INPUT as INPUT_NAME
+from vocoder.infer.onnx_metadata import FRONTEND_OUTPUT as OUTPUT_NAME
+from vocoder.infer.onnx_metadata import FrontendMetadata
 
-INPUT_NAME = "wav"
-OUTPUT_NAME = "mel"
 SUFFIX = ".frontend.onnx"
 
 
@@ -73,31 +72,25 @@ def min_samples(cfg: FeatureConfig) -> int:
     return (max(padding_for(cfg)) // cfg.hop + 1) * cfg.hop
 
 
-def frontend_metadata(cfg: FeatureConfig, vocoder_file: str | None = None) -> dict[str, str]:
-    """The ``metadata_props`` of a front-end graph (all strings)."""
+def frontend_metadata(cfg: FeatureConfig, vocoder_file: str | None = None) -> FrontendMetadata:
+    """The metadata of a front-end graph (:mod:`vocoder.infer.onnx_metadata`), with the texts of its input
+    and output."""
     cfg = resolve_features(cfg)
     target = f"the `mel` input of {vocoder_file}" if vocoder_file else "the `mel` input of the vocoder graph"
     norm = ", minus mean and divided by std per bin" if cfg.mean is not None else ""
     log = "ln" if cfg.log == "ln" else "log10"
-    return {
-        "vocoder.kind": "frontend",
-        "vocoder.version": __version__,
-        "vocoder.features": json.dumps(dataclasses.asdict(cfg)),
-        "vocoder.sample_rate": str(cfg.sample_rate),
-        "vocoder.hop": str(cfg.hop),
-        "vocoder.n_mels": str(cfg.n_mels),
-        "vocoder.min_samples": str(min_samples(cfg)),
-        "vocoder.feeds": vocoder_file or "",
-        "vocoder.input.wav": (
+    docs = {
+        INPUT_NAME: (
             f"float32 (batch, samples): mono audio at {cfg.sample_rate} Hz, full scale [-1, 1] "
             f"(resample and mix down first); frames = samples // {cfg.hop}, samples past frames * {cfg.hop} "
             f"are ignored; at least {min_samples(cfg)} samples"
         ),
-        "vocoder.output.mel": (
+        OUTPUT_NAME: (
             f"float32 (batch, {cfg.n_mels}, frames): {log} of the {'power' if cfg.power == 2.0 else 'magnitude'} "
             f"mel spectrogram clamped at {cfg.clamp:g}{norm}; feed it unchanged to {target}"
         ),
     }
+    return FrontendMetadata(cfg, min_samples(cfg), vocoder_file or "", docs)
 
 
 @dataclass
@@ -192,9 +185,9 @@ def build_frontend(cfg: FeatureConfig, opset: int = 17, vocoder_file: str | None
 
     meta = frontend_metadata(cfg, vocoder_file)
     inp = helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", "samples"])
-    inp.doc_string = meta["vocoder.input.wav"]
+    inp.doc_string = meta.docs[INPUT_NAME]
     out = helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", cfg.n_mels, "frames"])
-    out.doc_string = meta["vocoder.output.mel"]
+    out.doc_string = meta.docs[OUTPUT_NAME]
     graph = helper.make_graph(g.nodes, "mel_frontend", [inp], [out], initializer=g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="vocoder",
                               producer_version=__version__)
@@ -204,7 +197,7 @@ def build_frontend(cfg: FeatureConfig, opset: int = 17, vocoder_file: str | None
         f"vocoder {__version__} log-mel front end: wav (batch, samples) float32 at {cfg.sample_rate} Hz -> "
         f"mel (batch, {cfg.n_mels}, samples // {hop}) float32 for {vocoder_file or 'the vocoder graph'}"
     )
-    helper.set_model_props(model, meta)
+    helper.set_model_props(model, meta.to_props())
     onnx.checker.check_model(model, full_check=True)
     return model
 

@@ -17,22 +17,15 @@ prior are part of the graph; the random ``noise`` and ``phase`` are inputs so th
 and streaming can continue them (:mod:`vocoder.infer.noise` draws them from a seed). ``phase`` is float64
 so that the phase carried across streaming chunks keeps its precision (the prior sums phases in float64).
 
-Metadata (``metadata_props``, all strings): ``vocoder.features`` (resolved FeatureConfig, JSON),
-``vocoder.config`` (the whole resolved RunConfig, JSON), ``vocoder.generator``, ``vocoder.version``,
-``vocoder.sample_rate``, ``vocoder.hop``, ``vocoder.n_mels``, ``vocoder.needs_f0``,
-``vocoder.needs_noise`` ("true"/"false"), ``vocoder.min_frames``, ``vocoder.inputs`` (JSON list of input
-names), ``vocoder.stream_context`` (JSON of :class:`~vocoder.infer.base.StreamContext`), and for a
-deployment without this package ``vocoder.input.<name>`` per graph input and ``vocoder.output.wav``:
-dtype, shape with its length rule, units and distribution (:func:`input_docs`; the same texts are the
-graph inputs' and output's ``doc_string``). ``vocoder.frontend`` names the mel front-end graph written
-beside it (``export --frontend``, :mod:`vocoder.infer.frontend_export`), else it is empty. The ONNX
-``model_version`` is ``10000 * major + 100 * minor + patch`` of the package version.
+Metadata (``metadata_props``): the model's features, config, generator, inputs, streaming context and a
+line per graph input and output (:func:`input_docs`; the same texts are the graph values' ``doc_string``),
+as :class:`~vocoder.infer.onnx_metadata.VocoderMetadata` writes them; ``vocoder.frontend`` names the mel
+front-end graph written beside it (``export --frontend``, :mod:`vocoder.infer.frontend_export`), else it
+is empty. The ONNX ``model_version`` is ``10000 * major + 100 * minor + patch`` of the package version.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +47,9 @@ from vocoder.infer.frontend_export import (
     frontend_path,
     model_version,
 )
+from vocoder.infer.onnx_metadata import OUTPUT_NAME, VocoderMetadata, decoded
+from vocoder.models.artifact import load_generator
 
-OUTPUT_NAME = "wav"
 DEFAULT_TOLERANCE = 1e-4
 FRONTEND_TOLERANCE = 1e-5  # front end vs log_mel_numpy, log scale
 # (batch, frames) pairs of the parity check: odd lengths, a long one and batch 2
@@ -139,27 +133,23 @@ def input_docs(generator: nn.Module) -> dict[str, str]:
     return out
 
 
-def metadata(generator: nn.Module, cfg: RunConfig, frontend: str = "") -> dict[str, str]:
-    """The ``metadata_props`` written into the ONNX file (see the module docstring)."""
-    flag = {True: "true", False: "false"}
-    docs = input_docs(generator)
-    return {
-        "vocoder.features": json.dumps(dataclasses.asdict(cfg.features)),
-        "vocoder.config": json.dumps(cfg.to_dict()),
-        "vocoder.generator": cfg.generator.name,
-        "vocoder.version": __version__,
-        "vocoder.sample_rate": str(generator.sample_rate),
-        "vocoder.hop": str(generator.hop),
-        "vocoder.n_mels": str(generator.n_mels),
-        "vocoder.needs_f0": flag[bool(generator.needs_f0)],
-        "vocoder.needs_noise": flag[bool(generator.needs_noise)],
-        "vocoder.min_frames": str(int(generator.min_frames)),
-        "vocoder.inputs": json.dumps(generator.input_names),
-        "vocoder.stream_context": json.dumps(generator.stream_context().to_dict()),
-        **{f"vocoder.input.{name}": text for name, text in docs.items() if name != OUTPUT_NAME},
-        f"vocoder.output.{OUTPUT_NAME}": docs[OUTPUT_NAME],
-        "vocoder.frontend": frontend,
-    }
+def metadata(generator: nn.Module, cfg: RunConfig, frontend: str = "") -> VocoderMetadata:
+    """The metadata written into the ONNX file (:mod:`vocoder.infer.onnx_metadata`)."""
+    return VocoderMetadata(
+        generator=cfg.generator.name,
+        sample_rate=int(generator.sample_rate),
+        hop=int(generator.hop),
+        n_mels=int(generator.n_mels),
+        needs_f0=bool(generator.needs_f0),
+        needs_noise=bool(generator.needs_noise),
+        min_frames=int(generator.min_frames),
+        inputs=list(generator.input_names),
+        features=cfg.features,
+        config=cfg,
+        stream_context=generator.stream_context(),
+        docs=input_docs(generator),
+        frontend=frontend,
+    )
 
 
 def export_generator(
@@ -187,10 +177,10 @@ def export_generator(
             dynamic_axes={n: _DYNAMIC_AXES[n] for n in [*names, OUTPUT_NAME]},
         )
     model = onnx.load(str(out_path))
-    onnx.helper.set_model_props(model, metadata(generator, cfg, frontend))
-    docs = input_docs(generator)
+    meta = metadata(generator, cfg, frontend)
+    onnx.helper.set_model_props(model, meta.to_props())
     for value in [*model.graph.input, *model.graph.output]:
-        value.doc_string = docs.get(value.name, "")
+        value.doc_string = meta.docs.get(value.name, "")
     model.model_version = model_version()  # torch writes 2**63 - 1
     model.doc_string = f"vocoder {__version__} {cfg.generator.name}: inputs {', '.join(names)} -> {OUTPUT_NAME}"
     onnx.checker.check_model(model)
@@ -249,8 +239,6 @@ def export_onnx(
     ``tolerance``. ``frontend`` also writes the model's mel front end to :func:`frontend_path`
     (``m.onnx`` -> ``m.frontend.onnx``); ``check`` then compares it with ``log_mel_numpy`` too
     (:data:`FRONTEND_TOLERANCE`)."""
-    from vocoder.train.checkpoint import load_generator
-
     out_path = check_out_file(out_path)
     front_path = frontend_path(out_path) if frontend else None
     generator, cfg = load_generator(model_path)
@@ -278,12 +266,4 @@ def export_onnx(
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The ``vocoder.*`` metadata of an exported file, JSON values decoded (for tests and ``info``)."""
-    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    out: dict[str, Any] = {}
-    for key, value in props.items():
-        if key.startswith("vocoder."):
-            try:
-                out[key] = json.loads(value)
-            except json.JSONDecodeError:
-                out[key] = value
-    return out
+    return decoded({p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props})

@@ -1,9 +1,9 @@
 """onnxruntime inference engine: :class:`OnnxVocoder` runs a file written by ``vocoder export``.
 
 Imports numpy, onnxruntime and the standard library, plus the package's torch-free modules (errors,
-config dataclasses, input checks, seeded noise), so a deployment needs no torch. Everything about the
-model (sample rate, hop, mel config, which inputs it takes, streaming context) is read from the file's
-``vocoder.*`` metadata (:mod:`vocoder.infer.onnx_export` documents it).
+config dataclasses, input checks, seeded noise, the metadata schema), so a deployment needs no torch.
+Everything about the model (sample rate, hop, mel config, which inputs it takes, streaming context) is
+read from the file's ``vocoder.*`` metadata (:mod:`vocoder.infer.onnx_metadata`).
 
 ``OnnxVocoder(path, threads=None).synthesize(mel, f0=None, seed=0)``: mel ``(n_mels, T)`` ->
 ``(T * hop,)`` float32, or ``(B, n_mels, T)`` -> ``(B, T * hop)``, inputs checked once as on torch
@@ -18,7 +18,6 @@ wrong length is one :class:`~vocoder.errors.InputError` line naming the input.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -26,15 +25,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from vocoder.audio.mel_presets import resolve_features
-from vocoder.config import config_from_dict
 from vocoder.errors import ConfigError, InputError, ModelError
+from vocoder.infer import onnx_metadata
 from vocoder.infer.base import StreamContext, Vocoder
-
-_REQUIRED = (
-    "vocoder.features", "vocoder.config", "vocoder.generator", "vocoder.sample_rate", "vocoder.hop",
-    "vocoder.n_mels", "vocoder.needs_f0", "vocoder.needs_noise", "vocoder.inputs",
-)
 
 
 def session_options(threads: int | None = None, inter_op_threads: int | None = None) -> ort.SessionOptions:
@@ -91,12 +84,12 @@ class OnnxVocoder(Vocoder):
         self.source = str(path)
         self.session = open_session(path, threads, inter_op_threads)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
-        if meta.get("vocoder.kind") == "frontend":
+        if onnx_metadata.is_frontend(meta):
             raise ModelError(
                 f"{path}: is a mel front end (audio -> mel), not a vocoder; load the vocoder graph "
                 f"{meta.get('vocoder.feeds') or 'it feeds'} and run this one with OnnxFrontend"
             )
-        missing = [k for k in _REQUIRED if k not in meta]
+        missing = onnx_metadata.missing(meta)
         if missing:
             raise ModelError(f"{path}: no vocoder metadata ({missing[0]} missing); export it with `vocoder export`")
         try:
@@ -111,30 +104,18 @@ class OnnxVocoder(Vocoder):
             raise ModelError(f"{path}: graph inputs {self.input_names} differ from its metadata {self.inputs_declared}")
 
     def _read_metadata(self, meta: dict[str, str]) -> None:
-        def flag(key: str) -> bool:
-            if meta[key] not in ("true", "false"):
-                raise ValueError(f"{key} is {meta[key]!r}, expected true or false")
-            return meta[key] == "true"
-
+        parsed = onnx_metadata.VocoderMetadata.from_props(meta)
         self.metadata = meta
-        self.generator_name = meta["vocoder.generator"]
-        self.sample_rate = int(meta["vocoder.sample_rate"])
-        self.hop = int(meta["vocoder.hop"])
-        self.n_mels = int(meta["vocoder.n_mels"])
-        self.needs_f0 = flag("vocoder.needs_f0")
-        self.needs_noise = flag("vocoder.needs_noise")
-        self.min_frames = int(meta.get("vocoder.min_frames", "1"))
-        self.inputs_declared = list(json.loads(meta["vocoder.inputs"]))
-        self.features = resolve_features(json.loads(meta["vocoder.features"]))
-        self.config = config_from_dict(json.loads(meta["vocoder.config"]), source="vocoder.config")
-        self.config.features = self.features
-        context = meta.get("vocoder.stream_context")
-        self.context = (
-            StreamContext.from_dict(json.loads(context))
-            if context
-            else StreamContext(0, 0, exact=False, reason="the file has no streaming context")
+        self.generator_name = parsed.generator
+        self.sample_rate, self.hop, self.n_mels = parsed.sample_rate, parsed.hop, parsed.n_mels
+        self.needs_f0, self.needs_noise = parsed.needs_f0, parsed.needs_noise
+        self.min_frames = parsed.min_frames
+        self.inputs_declared = parsed.inputs
+        self.features, self.config = parsed.features, parsed.config
+        self.context = parsed.stream_context or StreamContext(
+            0, 0, exact=False, reason="the file has no streaming context"
         )
-        self.version = meta.get("vocoder.version", "")
+        self.version = parsed.version
 
     def run_checked(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
@@ -161,15 +142,16 @@ class OnnxFrontend:
         self.source = str(path)
         self.session = open_session(path, threads)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
-        if meta.get("vocoder.kind") != "frontend":
+        if not onnx_metadata.is_frontend(meta):
             raise ModelError(f"{path}: not a mel front end (no vocoder.kind = frontend in its metadata)")
         try:
-            self.features = resolve_features(json.loads(meta["vocoder.features"]))
+            parsed = onnx_metadata.FrontendMetadata.from_props(meta)
         except (ValueError, KeyError, TypeError, ConfigError) as err:
             raise ModelError(f"{path}: bad front-end metadata ({_first_line(err)})") from None
         self.metadata = meta
+        self.features = parsed.features
         self.sample_rate, self.hop, self.n_mels = self.features.sample_rate, self.features.hop, self.features.n_mels
-        self.feeds = meta.get("vocoder.feeds", "")
+        self.feeds = parsed.feeds
 
     def mel(self, wav: Any) -> np.ndarray:
         """Audio at ``sample_rate`` ``(L,)`` or ``(B, L)`` -> log-mel ``(n_mels, L // hop)`` or

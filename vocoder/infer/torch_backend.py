@@ -1,4 +1,4 @@
-"""torch inference engine: :class:`TorchVocoder` runs a run or checkpoint folder (weight norm folded).
+"""torch inference engine: :class:`TorchVocoder` runs a run, checkpoint or model folder (weight norm folded).
 
 A model folder with an F0 predictor (``f0_predictor.safetensors``) gives F0 to an F0-driven generator
 when none is given (:meth:`TorchVocoder.predict_f0`); the predictor's reach enters the streaming context.
@@ -18,6 +18,7 @@ from torch import nn
 from vocoder.audio.mel_presets import resolve_features
 from vocoder.config import RunConfig
 from vocoder.infer.base import StreamContext, Vocoder
+from vocoder.models.artifact import load_generator, resolve_model
 from vocoder.models.f0_predictor import F0Predictor, load_f0_predictor
 
 PREDICT_FRAMES = 4000
@@ -33,12 +34,10 @@ class TorchVocoder(Vocoder):
     f0_predictor: F0Predictor | None = None
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        from vocoder.train.checkpoint import load_generator, resolve_checkpoint
-
         generator, cfg = load_generator(path)
         self._setup(generator, cfg, str(path), threads)
         if self.needs_f0:
-            self._attach_f0_predictor(load_f0_predictor(resolve_checkpoint(path)))
+            self._attach_f0_predictor(load_f0_predictor(resolve_model(path)))
 
     @classmethod
     def from_generator(

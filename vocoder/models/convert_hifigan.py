@@ -150,7 +150,7 @@ def convert_checkpoint(checkpoint: Path, config: Path | None, out: Path) -> Path
     """Write ``out/model.safetensors`` + ``out/config.yaml`` for a HiFi-GAN generator checkpoint
     (config: ``config.json`` beside the checkpoint unless given). Returns ``out``."""
     from vocoder.config import config_from_dict
-    from vocoder.train.checkpoint import write_model
+    from vocoder.models.artifact import write_model
 
     config = config or checkpoint.with_name("config.json")
     model, cfg = build_converted(checkpoint, config)

@@ -19,7 +19,6 @@ measured), written by :func:`save_f0_predictor`, read by :func:`load_f0_predicto
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import torch
 import yaml
 from torch import nn
 
+from vocoder.atomic import write_text
 from vocoder.errors import ModelError
 
 WEIGHTS_FILE = "f0_predictor.safetensors"
@@ -113,17 +113,12 @@ def has_f0_predictor(folder: str | Path) -> bool:
 
 def save_f0_predictor(folder: str | Path, predictor: F0Predictor, training: dict[str, Any]) -> None:
     """Write ``f0_predictor.safetensors`` and ``f0_predictor.yaml`` into ``folder`` (each atomically)."""
-    from safetensors.torch import save_file
+    from vocoder.models.artifact import write_weights
 
     folder = Path(folder)
-    weights = {k: v.detach().contiguous() for k, v in predictor.state_dict().items()}
-    tmp = folder / (WEIGHTS_FILE + ".tmp")
-    save_file(weights, str(tmp))
-    os.replace(tmp, folder / WEIGHTS_FILE)
-    text = yaml.safe_dump({"config": predictor.cfg.to_dict(), "training": training}, sort_keys=False)
-    tmp = folder / (CONFIG_FILE + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, folder / CONFIG_FILE)
+    write_weights(folder / WEIGHTS_FILE, predictor.state_dict())
+    write_text(folder / CONFIG_FILE, yaml.safe_dump({"config": predictor.cfg.to_dict(), "training": training},
+                                                     sort_keys=False))
 
 
 def load_f0_predictor(folder: str | Path) -> F0Predictor | None:
@@ -132,7 +127,7 @@ def load_f0_predictor(folder: str | Path) -> F0Predictor | None:
     folder = Path(folder)
     if not has_f0_predictor(folder):
         return None
-    from safetensors.torch import load_file
+    from vocoder.models.artifact import read_weights
 
     cfg_path = folder / CONFIG_FILE
     try:
@@ -142,12 +137,11 @@ def load_f0_predictor(folder: str | Path) -> F0Predictor | None:
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as err:
         raise ModelError(f"{cfg_path}: not a readable F0 predictor config ({type(err).__name__}: {err})") from None
     predictor = F0Predictor(cfg)
+    state = {k: v.float() for k, v in read_weights(folder, WEIGHTS_FILE).items()}
     try:
-        state = {k: v.float() for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
         predictor.load_state_dict(state)
-    except Exception as err:  # safetensors raises its own error types
-        raise ModelError(f"{folder / WEIGHTS_FILE}: does not fit the F0 predictor in {cfg_path.name} "
-                         f"({type(err).__name__})") from None
+    except RuntimeError:
+        raise ModelError(f"{folder / WEIGHTS_FILE}: does not fit the F0 predictor in {cfg_path.name}") from None
     return predictor.eval()
 
 

@@ -118,10 +118,11 @@ def train_f0_predictor(
     ``training`` record it stores (steps, data, wall time, validation metrics)."""
     import vocoder
     from vocoder.data.dataset import default_cache_dir
+    from vocoder.models.artifact import MODEL_FILE
     from vocoder.models.f0_predictor import F0Predictor, F0PredictorConfig, save_f0_predictor
 
     model_dir = Path(model_dir)
-    if not (model_dir / "model.safetensors").is_file():
+    if not (model_dir / MODEL_FILE).is_file():
         raise InputError(f"{model_dir}: not a model folder (no model.safetensors); give a checkpoint folder "
                          "such as checkpoints/demo-wavehax or runs/NAME/checkpoints/best")
     model = vocoder.load(model_dir)

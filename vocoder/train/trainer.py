@@ -13,7 +13,7 @@ counter still advances, so a bad batch is not drawn again and resume stays exact
 
 Run folder: a folder that holds a run already is refused unless ``resume`` (continue it) or ``force``
 (delete its run files first; only a folder that holds nothing but a run), see
-:func:`~vocoder.train.checkpoint.check_run_folder`. Everything is validated, built and (``resume``) loaded
+:func:`~vocoder.train.run_folder.check_run_folder`. Everything is validated, built and (``resume``) loaded
 before anything is written, so a run that does not start leaves the folder as it was; then the run's
 ``config.yaml`` and ``manifest.json`` are written.
 
@@ -49,6 +49,7 @@ from vocoder.losses.objective import Objective
 from vocoder.models.factory import build_discriminator, build_generator
 from vocoder.output_paths import os_reason
 from vocoder.train import checkpoint as ckpt
+from vocoder.train import run_folder
 from vocoder.train.logging import RunLogger
 
 
@@ -130,7 +131,7 @@ class Trainer:
     ) -> None:
         self.cfg, self.out, self.progress = cfg, Path(out), progress
         self.dist = init_distributed()
-        ckpt.check_run_folder(self.out, resume, force)  # a folder training must not use: refused first
+        run_folder.check_run_folder(self.out, resume, force)  # a folder training must not use: refused first
         if self.dist.world > 1:
             dist.barrier()  # every rank has looked before rank 0 writes
         tc = cfg.train
@@ -221,7 +222,7 @@ class Trainer:
         the repair put a moved-aside checkpoint back."""
         try:
             if clear:
-                ckpt.clear_run(self.out)
+                run_folder.clear_run(self.out)
             self.out.mkdir(parents=True, exist_ok=True)
             repaired = ckpt.clean_incomplete(self.ckpt_root)  # what a kill during a checkpoint write left behind
             save_config(self.cfg, self.out / "config.yaml")

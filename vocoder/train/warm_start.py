@@ -23,11 +23,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vocoder.config import load_config
 from vocoder.errors import ConfigError, VocoderError
+from vocoder.models import artifact
 from vocoder.train import checkpoint as ckpt
-
-DISCRIMINATOR_FILE = "discriminator.safetensors"
 
 
 @dataclass
@@ -72,17 +70,18 @@ def _source_weights(source: str) -> tuple[Path, dict[str, torch.Tensor], bool, P
             raise ConfigError(f"config: train.init_from {path}: a checkpoint file needs its config.json beside it")
         model, _ = build_converted(path, config)
         return path, model.state_dict(), True, None
-    folder = ckpt.resolve_checkpoint(path)
-    cfg = load_config(folder / ckpt.CONFIG_FILE)
+    folder = artifact.resolve_model(path)
+    cfg = artifact.read_config(folder)
     generator = {"name": cfg.generator.name, "params": cfg.generator.params}
-    return folder, ckpt.load_weights(folder), _is_hifigan(generator), folder
+    return folder, artifact.read_weights(folder), _is_hifigan(generator), folder
 
 
 def _discriminator_weights(folder: Path | None) -> dict[str, torch.Tensor] | None:
     if folder is None:
         return None
-    if (folder / DISCRIMINATOR_FILE).is_file():
-        return ckpt.load_weights(folder, DISCRIMINATOR_FILE)
+    shipped = artifact.read_discriminator(folder)
+    if shipped is not None:
+        return shipped
     if (folder / ckpt.STATE_FILE).is_file():
         state = ckpt.load_state(folder)
         return state.get("discriminator")
