@@ -173,7 +173,9 @@ def _run_export(args: argparse.Namespace) -> int:
             f"vocoder export needs {err.name}, from the training extra: pip install 'vocoder[train]'"
         ) from None
 
-    report = export_onnx(args.model, args.out, opset=args.opset, check=args.check, frontend=args.frontend)
+    report = export_onnx(
+        args.model, args.out, opset=args.opset, check=args.check, frontend=args.frontend, f0_input=args.f0_input
+    )
     print(report.summary())
     return 0
 
@@ -317,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--frontend", action="store_true",
         help="also write the model's mel front end (wav (batch, samples) -> mel (batch, n_mels, frames)) as a "
         "second graph beside --out: m.onnx -> m.frontend.onnx",
+    )
+    p.add_argument(
+        "--f0-input", action="store_true",
+        help="for a Wavehax folder with an F0 predictor: export the generator with its f0 input instead of the "
+        "one graph mel -> F0 -> waveform",
     )
     p.set_defaults(func=_run_export)
 

@@ -87,6 +87,10 @@ def describe(path: str | Path, overrides: list[str] | None = None) -> str:
     lines = [describe_features(cfg)]
     if cfg.generator.name:
         lines.append(describe_generator(cfg))
+    if path.is_dir():
+        from vocoder.models.f0_predictor import describe_f0_predictor
+
+        lines += describe_f0_predictor(path)
     if cfg.data.root:
         try:
             lines.append(describe_data(cfg.data.root, cfg))

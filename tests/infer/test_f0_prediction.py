@@ -142,3 +142,39 @@ def test_cli_f0_options_on_the_wrong_model_are_one_line(tmp_path, capsys):
                  "--predict-f0"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: --predict-f0:") and err.count("\n") == 1
+
+
+def test_export_is_one_graph_mel_to_waveform(folder, tmp_path, capsys):
+    from vocoder.infer.onnx_export import export_onnx, read_metadata
+
+    report = export_onnx(folder, tmp_path / "m.onnx", check=True)
+    assert report.inputs == ["mel", "noise", "phase", "f0_scale"] and report.max_diff <= 1e-4
+    meta = read_metadata(tmp_path / "m.onnx")
+    assert meta["vocoder.f0_predictor"] is True and meta["vocoder.inputs"] == report.inputs
+    assert "predicts from the mel" in meta["vocoder.input.f0_scale"]
+    onnx_voc, torch_voc = vocoder.load(tmp_path / "m.onnx"), vocoder.load(folder)
+    assert onnx_voc.predicts_f0 and onnx_voc.f0_in_graph and onnx_voc.needs_f0
+    mel, f0 = mel_and_f0(45, seed=3)
+    for scale in (1.0, 1.3):
+        np.testing.assert_allclose(
+            onnx_voc.synthesize(mel, seed=4, f0_scale=scale), torch_voc.synthesize(mel, seed=4, f0_scale=scale),
+            atol=1e-4, rtol=0,
+        )
+    assert capsys.readouterr().err.count("F0 from the model's predictor") == 2  # once per model
+    with pytest.raises(InputError, match="predicts F0 from the mel and takes no F0 input"):
+        onnx_voc.synthesize(mel, f0=f0)
+    with pytest.raises(Exception, match="cannot stream"):
+        list(stream(onnx_voc, [mel]))
+    plain = export_onnx(folder, tmp_path / "f0.onnx", f0_input=True)
+    assert plain.inputs == ["mel", "f0", "noise", "phase"]
+    np.testing.assert_allclose(
+        vocoder.load(tmp_path / "f0.onnx").synthesize(mel, f0=f0, seed=4), torch_voc.synthesize(mel, f0=f0, seed=4),
+        atol=1e-4, rtol=0,
+    )
+
+
+def test_info_names_the_predictor(folder):
+    from vocoder.summary import describe
+
+    lines = [line for line in describe(folder).splitlines() if line.startswith("f0 predictor:")]
+    assert lines == ["f0 predictor: 2 ConvNeXt-1D blocks x 8 ch, F0 60-400 Hz; trained 0 steps"]

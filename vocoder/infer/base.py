@@ -137,7 +137,7 @@ class Vocoder(ABC):
                              f"{self.min_frames}")
         out: dict[str, np.ndarray | None] = {"mel": arr, "f0": None, "noise": None, "phase": None}
         wanted = {
-            "f0": (self.needs_f0, (batch, frames), "(batch, frames)", np.float32),
+            "f0": ("f0" in self.input_names, (batch, frames), "(batch, frames)", np.float32),
             "noise": (self.needs_noise, (batch, 1, frames * self.hop), "(batch, 1, frames * hop)", np.float32),
             "phase": (self.takes_phase, (batch, 1), "(batch, 1)", np.float64),
         }

@@ -10,7 +10,13 @@ input       shape                  dtype    when
 ``f0``      ``(B, T)``             float32  ``needs_f0`` (Wavehax): Hz, 0 = unvoiced
 ``noise``   ``(B, 1, T * hop)``    float32  ``needs_noise`` (PWG, Wavehax): i.i.d. N(0, 1)
 ``phase``   ``(B, 1)``             float64  ``takes_phase`` (Wavehax): prior start phase in cycles, [0, 1)
+``f0_scale`` ``(B, 1)``            float32  F0 predicted in the graph: factor on the predicted F0
 ==========  =====================  =======  ====================================================
+
+A Wavehax model folder with an F0 predictor (``vocoder train-f0``) is exported as one graph mel -> F0 ->
+waveform (:class:`~vocoder.models.predicted_f0.PredictedF0Generator`: inputs ``mel``, ``noise``,
+``phase``, ``f0_scale``; metadata ``vocoder.f0_predictor`` = "true"), a drop-in mel vocoder; ``f0_input``
+(``vocoder export --f0-input``) exports the generator alone, with its ``f0`` input, instead.
 
 output ``wav`` ``(B, 1, T * hop)`` float32. The conv-basis iSTFT (iSTFTNet, Wavehax) and Wavehax's PCPH
 prior are part of the graph; the random ``noise`` and ``phase`` are inputs so that a run is deterministic
@@ -48,7 +54,9 @@ from vocoder.infer.frontend_export import (
     model_version,
 )
 from vocoder.infer.onnx_metadata import OUTPUT_NAME, VocoderMetadata, decoded
-from vocoder.models.artifact import load_generator
+from vocoder.models.artifact import load_generator, resolve_model
+from vocoder.models.f0_predictor import load_f0_predictor
+from vocoder.models.predicted_f0 import PredictedF0Generator
 
 DEFAULT_TOLERANCE = 1e-4
 FRONTEND_TOLERANCE = 1e-5  # front end vs log_mel_numpy, log scale
@@ -59,6 +67,7 @@ _DYNAMIC_AXES = {
     "f0": {0: "batch", 1: "frames"},
     "noise": {0: "batch", 2: "samples"},
     "phase": {0: "batch"},
+    "f0_scale": {0: "batch"},
     OUTPUT_NAME: {0: "batch", 2: "samples"},
 }
 
@@ -127,6 +136,10 @@ def input_docs(generator: nn.Module) -> dict[str, str]:
             "float64 (batch, 1): start phase of the harmonic excitation in cycles (not radians), uniform "
             "in [0, 1); float64 because the phase carried across streaming chunks needs the precision"
         ),
+        "f0_scale": (
+            "float32 (batch, 1): factor on the F0 the graph predicts from the mel; 1 keeps the predicted pitch, "
+            "2 is an octave up"
+        ),
     }
     out = {n: docs[n] for n in generator.input_names}
     out[OUTPUT_NAME] = f"float32 (batch, 1, frames*{hop}): waveform at {sr} Hz, nominal range [-1, 1]"
@@ -149,6 +162,7 @@ def metadata(generator: nn.Module, cfg: RunConfig, frontend: str = "") -> Vocode
         stream_context=generator.stream_context(),
         docs=input_docs(generator),
         frontend=frontend,
+        f0_predictor=isinstance(generator, PredictedF0Generator),
     )
 
 
@@ -233,15 +247,21 @@ def export_onnx(
     check: bool = False,
     tolerance: float = DEFAULT_TOLERANCE,
     frontend: bool = False,
+    f0_input: bool = False,
 ) -> ExportReport:
     """Export the generator of a run or checkpoint folder to ``out_path``; ``check`` compares
     onnxruntime with torch at several lengths and batch 2 and raises :class:`ModelError` above
     ``tolerance``. ``frontend`` also writes the model's mel front end to :func:`frontend_path`
     (``m.onnx`` -> ``m.frontend.onnx``); ``check`` then compares it with ``log_mel_numpy`` too
-    (:data:`FRONTEND_TOLERANCE`)."""
+    (:data:`FRONTEND_TOLERANCE`). A folder with an F0 predictor gives one graph mel -> F0 -> waveform
+    unless ``f0_input``."""
     out_path = check_out_file(out_path)
     front_path = frontend_path(out_path) if frontend else None
     generator, cfg = load_generator(model_path)
+    if generator.needs_f0 and not f0_input:
+        predictor = load_f0_predictor(resolve_model(model_path))
+        if predictor is not None:
+            generator = PredictedF0Generator(generator, predictor).eval()
     try:
         report = export_generator(generator, cfg, out_path, opset, front_path.name if front_path else "")
         if front_path is not None:

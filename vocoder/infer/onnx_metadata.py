@@ -13,7 +13,9 @@ RunConfig, JSON), ``vocoder.generator``, ``vocoder.version``, ``vocoder.sample_r
 ``vocoder.inputs`` (JSON list of graph input names), ``vocoder.stream_context`` (JSON of
 :class:`~vocoder.infer.base.StreamContext`), ``vocoder.input.<name>`` per graph input and
 ``vocoder.output.wav`` (dtype, shape with its length rule, units and distribution, for a deployment
-without this package), ``vocoder.frontend`` (file name of the front-end graph written beside it, or "").
+without this package), ``vocoder.frontend`` (file name of the front-end graph written beside it, or ""),
+``vocoder.f0_predictor`` ("true" when F0 is predicted from the mel inside the graph: an F0-driven generator
+exported with its predictor, inputs mel, noise, phase, f0_scale; absent in older files = "false").
 Files of older exports may lack ``vocoder.min_frames`` (read as 1), ``vocoder.stream_context`` and
 ``vocoder.version``; every other key of :data:`REQUIRED` must be there.
 
@@ -97,6 +99,7 @@ class VocoderMetadata:
     docs: dict[str, str] = field(default_factory=dict)
     frontend: str = ""
     version: str = __version__
+    f0_predictor: bool = False  # F0 is predicted from the mel inside the graph (no f0 input)
 
     def to_props(self) -> dict[str, str]:
         """The ``metadata_props`` to write."""
@@ -118,6 +121,7 @@ class VocoderMetadata:
             **{f"vocoder.input.{name}": text for name, text in self.docs.items() if name != OUTPUT_NAME},
             **{f"vocoder.output.{name}": text for name, text in output.items()},
             "vocoder.frontend": self.frontend,
+            "vocoder.f0_predictor": _FLAGS[bool(self.f0_predictor)],
         }
 
     @classmethod
@@ -146,6 +150,7 @@ class VocoderMetadata:
             docs=docs,
             frontend=props.get("vocoder.frontend", ""),
             version=props.get("vocoder.version", ""),
+            f0_predictor=_flag(props, "vocoder.f0_predictor") if "vocoder.f0_predictor" in props else False,
         )
 
 

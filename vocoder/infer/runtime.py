@@ -108,7 +108,8 @@ class OnnxVocoder(Vocoder):
         self.metadata = meta
         self.generator_name = parsed.generator
         self.sample_rate, self.hop, self.n_mels = parsed.sample_rate, parsed.hop, parsed.n_mels
-        self.needs_f0, self.needs_noise = parsed.needs_f0, parsed.needs_noise
+        self.needs_f0, self.needs_noise = parsed.needs_f0 or parsed.f0_predictor, parsed.needs_noise
+        self.predicts_f0 = self.f0_in_graph = parsed.f0_predictor
         self.min_frames = parsed.min_frames
         self.inputs_declared = parsed.inputs
         self.features, self.config = parsed.features, parsed.config
@@ -127,6 +128,16 @@ class OnnxVocoder(Vocoder):
             if value is None:
                 raise ModelError(f"{self.source}: the graph input {name!r} is not one of mel, f0, noise, phase")
             feed[name] = np.ascontiguousarray(value, dtype=self._dtypes[name])
+        return self.session.run(None, feed)[0][:, 0]
+
+    def run_predicting_f0(
+        self, mel: np.ndarray, noise: np.ndarray | None, phase: np.ndarray | None, f0_scale: float
+    ) -> np.ndarray:
+        """A graph with F0 predicted inside (``vocoder.f0_predictor``): checked ``mel`` (+ noise, phase) ->
+        ``(B, T * hop)`` float32, every F0 multiplied by ``f0_scale``."""
+        scale = np.full((mel.shape[0], 1), f0_scale, dtype=np.float32)
+        given = {"mel": mel, "noise": noise, "phase": phase, "f0_scale": scale}
+        feed = {name: np.ascontiguousarray(given[name], dtype=self._dtypes[name]) for name in self.input_names}
         return self.session.run(None, feed)[0][:, 0]
 
 

@@ -151,3 +151,26 @@ def f0_predictor_training(folder: str | Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     return dict((yaml.safe_load(path.read_text()) or {}).get("training") or {})
+
+
+def describe_f0_predictor(folder: str | Path) -> list[str]:
+    """``vocoder info`` line of the predictor in ``folder`` (none without one): its size and how it was
+    trained and measured."""
+    if not has_f0_predictor(folder):
+        return []
+    training = f0_predictor_training(folder)
+    try:
+        cfg = yaml.safe_load((Path(folder) / CONFIG_FILE).read_text())["config"]
+        size = f"{cfg['layers']} ConvNeXt-1D blocks x {cfg['channels']} ch, F0 {cfg['f0_min']:g}-{cfg['f0_max']:g} Hz"
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return [f"f0 predictor: {Path(folder) / CONFIG_FILE} is not readable"]
+    line = f"f0 predictor: {size}"
+    if training:
+        line += f"; trained {training.get('steps')} steps"
+        if training.get("train_minutes"):
+            line += f" on {training['train_minutes']:g} min of audio"
+        valid = training.get("valid") or {}
+        if "f0_rmse_cents" in valid:
+            line += (f", validation F0 RMSE {valid['f0_rmse_cents']:.0f} cent, "
+                     f"V/UV error {100 * valid['vuv_error']:.1f} %")
+    return [line]
