@@ -32,7 +32,7 @@ def test_vocoder_metadata_round_trip():
         "vocoder.features", "vocoder.config", "vocoder.generator", "vocoder.version", "vocoder.sample_rate",
         "vocoder.hop", "vocoder.n_mels", "vocoder.needs_f0", "vocoder.needs_noise", "vocoder.min_frames",
         "vocoder.inputs", "vocoder.stream_context", "vocoder.input.mel", "vocoder.input.f0", "vocoder.input.noise",
-        "vocoder.input.phase", "vocoder.output.wav", "vocoder.frontend",
+        "vocoder.input.phase", "vocoder.output.wav", "vocoder.frontend", "vocoder.f0_predictor",
     ]
     assert all(isinstance(v, str) for v in props.values())
     assert (props["vocoder.needs_f0"], props["vocoder.sample_rate"], props["vocoder.version"]) == ("true", "16000",
@@ -46,10 +46,11 @@ def test_vocoder_metadata_round_trip():
 
 def test_older_files_get_defaults_and_bad_values_name_the_key():
     props = wavehax_metadata().to_props()
-    for key in ("vocoder.min_frames", "vocoder.stream_context", "vocoder.version", "vocoder.frontend"):
+    for key in ("vocoder.min_frames", "vocoder.stream_context", "vocoder.version", "vocoder.frontend",
+                "vocoder.f0_predictor"):
         del props[key]
     old = VocoderMetadata.from_props(props)
-    assert (old.min_frames, old.stream_context, old.version, old.frontend) == (1, None, "", "")
+    assert (old.min_frames, old.stream_context, old.version, old.frontend, old.f0_predictor) == (1, None, "", "", False)
     assert onnx_metadata.missing({k: v for k, v in props.items() if k != "vocoder.hop"}) == ["vocoder.hop"]
     with pytest.raises(ValueError, match=r"vocoder.needs_noise is 'yes', expected true or false"):
         VocoderMetadata.from_props({**props, "vocoder.needs_noise": "yes"})
