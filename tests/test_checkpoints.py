@@ -57,3 +57,25 @@ def test_checkpoint_synthesizes_held_out_speech(folder, tmp_path):
     distance = mrstft_distance(wav, out_torch)
     assert distance < 1.8
     assert distance < 0.8 * mrstft_distance(wav, noise)
+
+
+def test_demo_wavehax_predicts_f0_from_the_mel():
+    """The shipped Wavehax carries its F0 predictor: close to harvest F0 on held-out clips, synthesis from mel alone."""
+    from vocoder.eval.metrics import f0_rmse_cents, vuv_error
+
+    voc = vocoder.load(ROOT / "checkpoints" / "demo-wavehax")
+    assert voc.predicts_f0
+    f = voc.features
+    rmse, vuv = [], []
+    for clip in build_manifest(ROOT / "recipes" / "demo" / "wavs").test[:4]:
+        wav = read_audio(ROOT / "recipes" / "demo" / "wavs" / clip.path, f.sample_rate)
+        wav = wav[: len(wav) // f.hop * f.hop]
+        mel = log_mel_numpy(wav, f)
+        harvest = extract_f0(wav, f.sample_rate, f.hop, f.f0_min, f.f0_max, f.f0_method)
+        predicted = voc.predict_f0(mel[None])[0]
+        rmse.append(f0_rmse_cents(harvest, predicted))
+        vuv.append(vuv_error(harvest, predicted))
+        out = voc.synthesize(mel, seed=1)
+        assert out.shape == wav.shape and np.isfinite(out).all() and np.abs(out).max() > 0.01
+    # measured: 190 cent and 4.3 % on these 4 clips; a predictor that had not learned is off by octaves
+    assert np.mean(rmse) < 400 and np.mean(vuv) < 0.15, (rmse, vuv)
