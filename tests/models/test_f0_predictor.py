@@ -97,3 +97,12 @@ def test_predict_is_deterministic_float32():
     mel = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 8, 9)).astype(np.float32))
     assert p.predict(mel).dtype == torch.float32
     torch.testing.assert_close(p.predict(mel), p.predict(mel), rtol=0, atol=0)
+
+
+def test_info_line_of_a_damaged_config_is_one_line(tmp_path):
+    from vocoder.models.f0_predictor import describe_f0_predictor
+
+    save_f0_predictor(tmp_path, _predictor(), {"steps": 3})
+    assert describe_f0_predictor(tmp_path)[0].startswith("f0 predictor: 2 ConvNeXt-1D blocks x 8 ch")
+    (tmp_path / "f0_predictor.yaml").write_text("config: [1, 2")
+    assert describe_f0_predictor(tmp_path) == [f"f0 predictor: {tmp_path / 'f0_predictor.yaml'} is not readable"]

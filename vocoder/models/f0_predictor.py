@@ -158,12 +158,13 @@ def describe_f0_predictor(folder: str | Path) -> list[str]:
     trained and measured."""
     if not has_f0_predictor(folder):
         return []
-    training = f0_predictor_training(folder)
+    path = Path(folder) / CONFIG_FILE
     try:
-        cfg = yaml.safe_load((Path(folder) / CONFIG_FILE).read_text())["config"]
+        meta = yaml.safe_load(path.read_text())
+        cfg, training = meta["config"], dict(meta.get("training") or {})
         size = f"{cfg['layers']} ConvNeXt-1D blocks x {cfg['channels']} ch, F0 {cfg['f0_min']:g}-{cfg['f0_max']:g} Hz"
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return [f"f0 predictor: {Path(folder) / CONFIG_FILE} is not readable"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return [f"f0 predictor: {path} is not readable"]
     line = f"f0 predictor: {size}"
     if training:
         line += f"; trained {training.get('steps')} steps"
