@@ -12,7 +12,7 @@ import torch
 import vocoder
 from vocoder.cli import main
 from vocoder.models.f0_predictor import F0Predictor, load_f0_predictor
-from vocoder.train.f0_training import _clips, predictor_loss, train_f0_predictor
+from vocoder.train.f0_training import _clips, _split_paths, predictor_loss, train_f0_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIPS = sorted((ROOT / "recipes" / "demo" / "wavs").glob("*.flac"))[:20]  # 4 train, 8 valid, 8 test
@@ -50,7 +50,7 @@ def test_training_lowers_the_loss_and_writes_the_predictor(model, data, tmp_path
     record = train_f0_predictor(model, [data], steps=150, batch_size=8, segment_frames=48, lr=3e-3,
                                 cache_dir=tmp_path / "cache", log=lambda _m: None)
     features = vocoder.load(model).features
-    clips = _clips([data], features, "train", tmp_path / "cache")
+    clips = _clips(_split_paths([data])["train"], features, tmp_path / "cache")
     assert record["train_clips"] == len(clips) > 0
     trained = load_f0_predictor(model)
     torch.manual_seed(0)

@@ -121,14 +121,7 @@ class OnnxVocoder(Vocoder):
     def run_checked(
         self, mel: np.ndarray, f0: np.ndarray | None, noise: np.ndarray | None, phase: np.ndarray | None
     ) -> np.ndarray:
-        given = {"mel": mel, "f0": f0, "noise": noise, "phase": phase}
-        feed = {}
-        for name in self.input_names:
-            value = given.get(name)
-            if value is None:
-                raise ModelError(f"{self.source}: the graph input {name!r} is not one of mel, f0, noise, phase")
-            feed[name] = np.ascontiguousarray(value, dtype=self._dtypes[name])
-        return self.session.run(None, feed)[0][:, 0]
+        return self._run_graph({"mel": mel, "f0": f0, "noise": noise, "phase": phase})
 
     def run_predicting_f0(
         self, mel: np.ndarray, noise: np.ndarray | None, phase: np.ndarray | None, f0_scale: float
@@ -136,8 +129,16 @@ class OnnxVocoder(Vocoder):
         """A graph with F0 predicted inside (``vocoder.f0_predictor``): checked ``mel`` (+ noise, phase) ->
         ``(B, T * hop)`` float32, every F0 multiplied by ``f0_scale``."""
         scale = np.full((mel.shape[0], 1), f0_scale, dtype=np.float32)
-        given = {"mel": mel, "noise": noise, "phase": phase, "f0_scale": scale}
-        feed = {name: np.ascontiguousarray(given[name], dtype=self._dtypes[name]) for name in self.input_names}
+        return self._run_graph({"mel": mel, "noise": noise, "phase": phase, "f0_scale": scale})
+
+    def _run_graph(self, given: dict[str, np.ndarray | None]) -> np.ndarray:
+        """Feed each graph input from ``given`` in the graph's dtype; ``wav`` ``(B, T * hop)`` float32."""
+        feed = {}
+        for name in self.input_names:
+            value = given.get(name)
+            if value is None:
+                raise ModelError(f"{self.source}: the graph input {name!r} is not one of {', '.join(given)}")
+            feed[name] = np.ascontiguousarray(value, dtype=self._dtypes[name])
         return self.session.run(None, feed)[0][:, 0]
 
 

@@ -77,11 +77,12 @@ class TorchVocoder(Vocoder):
         at most ``PREDICT_FRAMES`` frames plus the predictor's reach (equal to one whole pass)."""
         if self.f0_predictor is None:
             return super().predict_f0_checked(mel)
+        from vocoder.infer.chunking import plan_blocks
+
         c, frames = self.f0_predictor.context, mel.shape[2]
         out = np.zeros((mel.shape[0], frames), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, frames, PREDICT_FRAMES):
-                end = min(frames, start + PREDICT_FRAMES)
+            for start, end in plan_blocks(frames, PREDICT_FRAMES):
                 a, b = max(0, start - c), min(frames, end + c)
                 f0 = self.f0_predictor.predict(torch.from_numpy(np.ascontiguousarray(mel[:, :, a:b])))
                 out[:, start:end] = f0[:, start - a : end - a].numpy()

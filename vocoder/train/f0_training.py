@@ -36,16 +36,24 @@ class _Clip:
     f0: np.ndarray  # (T,) float32 Hz, 0 = unvoiced
 
 
-def _clips(roots: list[Path], features: Any, split: str, cache_dir: Path | None) -> list[_Clip]:
+def _split_paths(roots: list[Path]) -> dict[str, list[Path]]:
+    """The audio files of the train and valid splits of every folder in ``roots`` (one manifest each)."""
+    from vocoder.data.manifest import build_manifest
+
+    paths: dict[str, list[Path]] = {"train": [], "valid": []}
+    for root in roots:
+        manifest = build_manifest(root, min_seconds=0.3)
+        for split, files in paths.items():
+            files += [root / u.path for u in manifest.split(split)]
+    return paths
+
+
+def _clips(paths: list[Path], features: Any, cache_dir: Path | None) -> list[_Clip]:
+    """Log-mel and cached F0 labels of each file, with the model's ``features``."""
     from vocoder.audio.io import read_audio
     from vocoder.audio.mel_numpy import log_mel_numpy
     from vocoder.data.dataset import f0_of_files
-    from vocoder.data.manifest import build_manifest
 
-    paths: list[Path] = []
-    for root in roots:
-        manifest = build_manifest(root, min_seconds=0.3)
-        paths += [root / u.path for u in manifest.split(split)]
     wavs = [read_audio(p, features.sample_rate) for p in paths]
     f0s = f0_of_files(paths, wavs, features, cache_dir)
     return [_Clip(log_mel_numpy(w, features), f.astype(np.float32)) for w, f in zip(wavs, f0s)]
@@ -140,8 +148,9 @@ def train_f0_predictor(
     features = model.features
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     started = time.perf_counter()
-    train = _clips(roots, features, "train", cache)
-    valid = _clips(roots, features, "valid", cache)
+    splits = _split_paths(roots)
+    train = _clips(splits["train"], features, cache)
+    valid = _clips(splits["valid"], features, cache)
     if not train:
         raise InputError(f"--data {', '.join(map(str, roots))}: no training audio found")
     seconds = sum(c.mel.shape[1] for c in train) * features.hop / features.sample_rate
