@@ -4,9 +4,10 @@ Writes ``tests/fixtures/shipped_outputs.npz``: per checkpoint folder NAME, ``NAM
 ``NAME/f0`` (T,) for generators that need F0, and ``NAME/wav`` (T * hop,), the torch output of
 ``vocoder.load(folder).synthesize(mel, f0=f0, seed=7)``. The mel is the model's own front end on the
 first 40 frames of the first test clip of the bundled corpus. Run again only when a checkpoint is
-retrained on purpose (tests/test_shipped_outputs.py compares against this file).
+retrained on purpose, and then only for that checkpoint (``--only NAME``: the other entries are kept as
+they are; tests/test_shipped_outputs.py compares against this file).
 
-    python tools/make_golden_outputs.py [--out tests/fixtures/shipped_outputs.npz]
+    python tools/make_golden_outputs.py [--only demo-wavehax] [--out tests/fixtures/shipped_outputs.npz]
 """
 
 from __future__ import annotations
@@ -47,11 +48,21 @@ def golden(folder: Path) -> dict[str, np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "tests" / "fixtures" / "shipped_outputs.npz")
+    ap.add_argument("--only", action="append", default=[], metavar="NAME",
+                    help="regenerate only this checkpoint's entries (repeatable); the others are kept")
     args = ap.parse_args()
+    folders = sorted(p.parent for p in (ROOT / "checkpoints").glob("*/model.safetensors"))
+    unknown = sorted(set(args.only) - {f.name for f in folders})
+    if unknown:
+        raise SystemExit(f"error: {', '.join(unknown)}: no such checkpoint under {ROOT / 'checkpoints'}")
     arrays = {}
-    for folder in sorted((ROOT / "checkpoints").glob("*/model.safetensors")):
-        for key, value in golden(folder.parent).items():
-            arrays[f"{folder.parent.name}/{key}"] = value
+    if args.only:
+        with np.load(args.out) as kept:
+            arrays = {k: kept[k] for k in kept.files if k.split("/")[0] not in args.only}
+        folders = [f for f in folders if f.name in args.only]
+    for folder in folders:
+        for key, value in golden(folder).items():
+            arrays[f"{folder.name}/{key}"] = value
     np.savez_compressed(args.out, **arrays)
     print(f"wrote {args.out} ({', '.join(sorted(arrays))})")
 
