@@ -131,13 +131,16 @@ def test_cpu_recipe_trains_one_step_on_resampled_clips(recipe, tmp_path, capsys)
         assert "F0 (harvest)" in err  # the cache was empty: extraction shows its progress
 
 
-def test_multivoice_recipe_continues_the_shipped_demo_model():
-    """recipes/multivoice16k/wavehax.yaml fine-tunes checkpoints/demo-wavehax: same front end and generator,
-    so ``train.init_from`` copies every generator tensor; the discriminator is the only new part."""
-    cfg = load_config(ROOT / "recipes" / "multivoice16k" / "wavehax.yaml")
-    assert Path(cfg.train.init_from).resolve() == (ROOT / "checkpoints" / "demo-wavehax").resolve()
-    shipped = load_config(ROOT / "checkpoints" / "demo-wavehax" / "config.yaml")
+
+@pytest.mark.parametrize("generator", ["wavehax", "istftnet", "pwg"])
+def test_multivoice_recipe_continues_the_shipped_demo_model(generator):
+    """recipes/multivoice16k/G.yaml fine-tunes checkpoints/demo-G: same front end and generator, so
+    ``train.init_from`` copies every generator tensor; the discriminator is the only new part."""
+    cfg = load_config(ROOT / "recipes" / "multivoice16k" / f"{generator}.yaml")
+    assert Path(cfg.train.init_from).resolve() == (ROOT / "checkpoints" / f"demo-{generator}").resolve()
+    shipped = load_config(ROOT / "checkpoints" / f"demo-{generator}" / "config.yaml")
     assert cfg.features == shipped.features and cfg.generator == shipped.generator
+    assert build_generator(cfg).num_params() == build_generator(shipped).num_params()
     assert [d.name for d in cfg.discriminators] == ["msstft"]
     assert cfg.loss("feature_matching").weight == 2.0 and cfg.loss("mel").weight == 45.0
     assert Path(cfg.data.root) == ROOT / "recipes" / "multivoice16k" / "data" / "multivoice16k"
