@@ -131,7 +131,6 @@ def test_cpu_recipe_trains_one_step_on_resampled_clips(recipe, tmp_path, capsys)
         assert "F0 (harvest)" in err  # the cache was empty: extraction shows its progress
 
 
-
 @pytest.mark.parametrize("generator", ["wavehax", "istftnet", "pwg"])
 def test_multivoice_recipe_continues_the_shipped_demo_model(generator):
     """recipes/multivoice16k/G.yaml fine-tunes checkpoints/demo-G: same front end and generator, so

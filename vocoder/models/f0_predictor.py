@@ -145,14 +145,6 @@ def load_f0_predictor(folder: str | Path) -> F0Predictor | None:
     return predictor.eval()
 
 
-def f0_predictor_training(folder: str | Path) -> dict[str, Any]:
-    """The ``training`` record of the predictor in ``folder`` (empty when there is none)."""
-    path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
-        return {}
-    return dict((yaml.safe_load(path.read_text()) or {}).get("training") or {})
-
-
 def describe_f0_predictor(folder: str | Path) -> list[str]:
     """``vocoder info`` line of the predictor in ``folder`` (none without one): its size and how it was
     trained and measured."""
