@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -25,23 +24,30 @@ from vocoder.errors import VocoderError
 from vocoder.eval.evaluate import utterance_paths
 
 
+def comb_multiples(sample_rate: int, frame_rate: float, fmin: float, fmax: float) -> list[int]:
+    """The k whose k x ``frame_rate`` lies in ``[fmin, fmax]`` (``fmax`` capped at 0.45 x ``sample_rate``) with
+    room above for the half-way point; ValueError when there is none."""
+    top = min(fmax, 0.45 * sample_rate)
+    ks = [k for k in range(1, int(top / frame_rate) + 1) if fmin <= k * frame_rate <= top - frame_rate / 2]
+    if not ks:
+        raise ValueError(f"no multiple of the {frame_rate:g} Hz frame rate between {fmin:g} and {top:g} Hz")
+    return ks
+
+
 def frame_comb_db(wav: np.ndarray, sample_rate: int, frame_rate: float, fmin: float = 2000.0,
                   fmax: float = 7000.0) -> float:
     """Comb strength [dB] of ``wav`` ``(L,)`` at the multiples of ``frame_rate`` [Hz] in ``[fmin, fmax]``:
     mean of (power at k x frame_rate) - (power at (k + 1/2) x frame_rate), each the mean power of the
     FFT bins within frame_rate / 20 of that frequency."""
+    ks = comb_multiples(sample_rate, frame_rate, fmin, fmax)
     wav = np.asarray(wav, dtype=np.float64).reshape(-1)
     power = np.abs(np.fft.rfft(wav * np.hanning(len(wav)))) ** 2
     hz = np.fft.rfftfreq(len(wav), 1.0 / sample_rate)
     width = max(frame_rate / 20.0, 1.5 * sample_rate / len(wav))  # at least a few bins for short clips
-    top = min(fmax, 0.45 * sample_rate)
 
     def level(f: float) -> float:
         return float(10.0 * np.log10(power[np.abs(hz - f) <= width].mean() + 1e-20))
 
-    ks = [k for k in range(1, int(top / frame_rate) + 1) if fmin <= k * frame_rate <= top - frame_rate / 2]
-    if not ks:
-        raise ValueError(f"no multiple of {frame_rate:g} Hz between {fmin:g} and {top:g} Hz")
     return float(np.mean([level(k * frame_rate) - level((k + 0.5) * frame_rate) for k in ks]))
 
 
@@ -62,13 +68,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     sr, frame_rate = model.sample_rate, model.sample_rate / model.hop
+    try:
+        comb_multiples(sr, frame_rate, args.fmin, args.fmax)
+    except ValueError as err:
+        print(f"error: --fmin {args.fmin:g} / --fmax {args.fmax:g}: {err}", file=sys.stderr)
+        return 2
     real, fake = [], []
     for path, name in paths:
         try:
             wav = read_audio(path, sr)
             out = model.synthesize(log_mel_numpy(wav, model.features))
         except VocoderError as err:
-            print(f"error: {Path(path).name}: {err}", file=sys.stderr)
+            print(f"error: {name}: {err}", file=sys.stderr)
             continue
         real.append(frame_comb_db(wav, sr, frame_rate, args.fmin, args.fmax))
         fake.append(frame_comb_db(out, sr, frame_rate, args.fmin, args.fmax))

@@ -1,6 +1,6 @@
 """tools/measure_frame_comb.py: the comb strength is about 0 dB for noise and for a voice-like harmonic
 series off the frame rate, and large for a buzz at multiples of the frame rate; the command line measures
-a model folder against recordings and reports a bad folder in one line."""
+a model folder against recordings and reports a bad folder or an empty band in one line."""
 
 from __future__ import annotations
 
@@ -56,3 +56,13 @@ def test_a_missing_folder_is_one_error_line(tmp_path, capsys):
     assert comb.main([str(ROOT / "checkpoints" / "demo-pwg"), "--data", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "nope" in err[0]
+
+
+def test_a_band_without_a_multiple_of_the_frame_rate_is_one_error_line(tmp_path, capsys):
+    data = tmp_path / "clips"
+    data.mkdir()
+    sf.write(data / "c.wav", _noise(1.0).astype(np.float32), SR)
+    args = [str(ROOT / "checkpoints" / "demo-pwg"), "--data", str(data), "--fmin", "7000", "--fmax", "2000"]
+    assert comb.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --fmin 7000 / --fmax 2000: no multiple")
