@@ -133,6 +133,7 @@ class TrainConfig:
     batch_size: int = 8
     segment_frames: int = 32
     discriminator_start: int = 0
+    generator_start: int = 0  # steps before it update the discriminators only (a critic warm-up; G fixed)
     seed: int = 1234
     log_every: int = 10
     eval_every: int = 200

@@ -1,5 +1,6 @@
 """Training options: train.freeze (named generator parameters stay fixed while the rest trains, bad prefixes are
-one line) and train.valid_mos (Distill-MOS of the validation clips in the metrics)."""
+one line), train.valid_mos (Distill-MOS of the validation clips in the metrics) and train.generator_start (a
+critic warm-up: D alone trains against the fixed generator)."""
 
 from __future__ import annotations
 
@@ -81,3 +82,36 @@ def test_init_from_restores_the_discriminator_from_trainer_state_or_its_safetens
     other_trainer = Trainer(config_from_dict(other), tmp_path / "d", progress=False)
     report = warm_start(str(shipped), other_trainer.generator, other_trainer.discriminator)
     assert report.discriminator.startswith("fresh (the source's discriminators differ")
+
+
+def test_generator_start_trains_only_the_discriminator_before_it(tmp_path, recipe_factory):
+    """train.generator_start: the steps before it update D alone (a critic warm-up), G and its schedule stay
+    put; from that step on both train. With generator_start >= max_steps the run is D-only."""
+    recipe = recipe_factory("pwg", ("pwg",), steps=2)
+    recipe["train"].update(generator_start=2, eval_every=100, save_every=100, log_every=1)
+    trainer = Trainer(config_from_dict(recipe), tmp_path / "run", progress=False)
+    g0 = {k: v.detach().clone() for k, v in trainer.generator.state_dict().items()}
+    d0 = {k: v.detach().clone() for k, v in trainer.discriminator.state_dict().items()}
+    logs = trainer.train_step(trainer.train_data.batch(2, 0), 0)
+    assert "loss/d_real" in logs and "loss/d_fake" in logs and logs["grad_norm/d"] > 0.0
+    assert not any(k.startswith(("loss/g", "loss/mel", "grad_norm/g")) for k in logs)
+    assert all(torch.equal(g0[k], v) for k, v in trainer.generator.state_dict().items())
+    changed = [k for k, v in trainer.discriminator.state_dict().items() if not torch.equal(d0[k], v)]
+    assert changed
+    g_before = {k: v.detach().clone() for k, v in trainer.generator.state_dict().items()}
+    logs = trainer.train_step(trainer.train_data.batch(2, 2), 2)  # at generator_start: G trains too
+    assert logs["loss/g_total"] > 0.0 and logs["grad_norm/g"] > 0.0
+    assert any(not torch.equal(g_before[k], v) for k, v in trainer.generator.state_dict().items())
+
+
+@pytest.mark.parametrize("train,message", [
+    ({"generator_start": 5}, "the recipe has no discriminators"),
+    ({"generator_start": 5, "discriminator_start": 2}, "the steps before both would train nothing"),
+    ({"generator_start": -1}, "must be >= 0"),
+])
+def test_bad_generator_start_is_one_line(tmp_path, recipe_factory, train, message):
+    recipe = recipe_factory("pwg", () if "no discriminators" in message else ("pwg",), steps=2)
+    recipe["train"].update(train)
+    with pytest.raises(ConfigError, match=message) as err:
+        Trainer(config_from_dict(recipe), tmp_path / "run", progress=False)
+    assert "\n" not in str(err.value) and not (tmp_path / "run").exists()

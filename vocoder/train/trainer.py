@@ -1,7 +1,10 @@
 """The GAN training loop: alternating D/G updates, schedules, clipping, validation, checkpoints, DDP.
 
 One step = one discriminator update (once ``train.discriminator_start`` is reached) then one generator
-update. Batches and the generator's noise are drawn from RNGs seeded by ``(seed, step, rank)``, so
+update (once ``train.generator_start`` is reached: before it the generator only runs forward, without a
+graph, and the discriminators learn to judge the fixed generator -- a critic warm-up before GAN
+fine-tuning, or, with ``generator_start >= max_steps``, a discriminator trained for a finished generator).
+Batches and the generator's noise are drawn from RNGs seeded by ``(seed, step, rank)``, so
 ``--resume`` continues with exactly the batches and noise an uninterrupted run would have used.
 Under ``torchrun`` every rank trains on its own shard of the training files (``files[rank::world]``)
 with DistributedDataParallel (gloo on CPU, nccl on GPU); only rank 0 logs and writes checkpoints.
@@ -143,6 +146,18 @@ class Trainer:
             raise ConfigError("config: generator.name is empty")
         if not cfg.data.root:
             raise ConfigError("config: data.root is empty (the folder of training audio)")
+        if tc.generator_start < 0 or tc.discriminator_start < 0:
+            raise ConfigError("config: train.generator_start and train.discriminator_start must be >= 0")
+        if tc.generator_start > 0 and not cfg.discriminators:
+            raise ConfigError(
+                f"config: train.generator_start {tc.generator_start} holds the generator fixed for a critic "
+                "warm-up, but the recipe has no discriminators"
+            )
+        if tc.generator_start > 0 and tc.discriminator_start > 0:
+            raise ConfigError(
+                f"config: train.generator_start {tc.generator_start} and train.discriminator_start "
+                f"{tc.discriminator_start}: the steps before both would train nothing (set one of them to 0)"
+            )
 
         self.generator = build_generator(cfg).to(self.device)
         self.discriminator = build_discriminator(cfg)
@@ -264,14 +279,20 @@ class Trainer:
     def d_active(self, step: int) -> bool:
         return self.discriminator is not None and step >= self.cfg.train.discriminator_start
 
+    def g_active(self, step: int) -> bool:
+        return step >= self.cfg.train.generator_start
+
     # ----------------------------------------------------------------------------------- one step
     def train_step(self, batch: Batch, step: int) -> dict[str, float] | None:
-        """One D update and one G update; returns the logged values, or None if the step was skipped."""
+        """One D update and one G update (D only before ``train.generator_start``); returns the logged
+        values, or None if the step was skipped."""
         y = batch.wav.to(self.device)
         f0 = batch.f0.to(self.device) if batch.f0 is not None else None
         with torch.no_grad():
             mel = self.mel(y if batch.source is None else batch.source.to(self.device))
-        y_hat = self.generate(self.g_ddp, mel, f0, step, self.dist.rank)
+        train_g = self.g_active(step)
+        with torch.set_grad_enabled(train_g):
+            y_hat = self.generate(self.g_ddp if train_g else self.generator, mel, f0, step, self.dist.rank)
         logs: dict[str, float] = {}
 
         use_d = self.d_active(step)
@@ -283,6 +304,12 @@ class Trainer:
             if d_norm is None:
                 return None
             logs.update({**d_logs, "grad_norm/d": d_norm})
+        if not train_g:  # critic warm-up: the generator and its schedule stay where they are
+            if self.sched_d is not None:
+                self.sched_d.step()
+            self.nonfinite_run = 0
+            logs["lr/d"] = self.opt_d.param_groups[0]["lr"]
+            return logs
 
         self.opt_g.zero_grad(set_to_none=True)
         g_loss, g_logs = self.objective.generator_loss(y_hat, y, self.discriminator if use_d else None)
