@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 import yaml
 
 from vocoder.config import load_config
@@ -134,7 +135,7 @@ def test_cpu_recipe_trains_one_step_on_resampled_clips(recipe, tmp_path, capsys)
 @pytest.mark.parametrize("generator", ["wavehax", "istftnet", "pwg"])
 def test_multivoice_recipe_continues_the_shipped_demo_model(generator):
     """recipes/multivoice16k/G.yaml fine-tunes checkpoints/demo-G: same front end and generator, so
-    ``train.init_from`` copies every generator tensor; the discriminator is the only new part."""
+    ``train.init_from`` copies every generator tensor (and the shipped discriminator, test below)."""
     cfg = load_config(ROOT / "recipes" / "multivoice16k" / f"{generator}.yaml")
     assert Path(cfg.train.init_from).resolve() == (ROOT / "checkpoints" / f"demo-{generator}").resolve()
     shipped = load_config(ROOT / "checkpoints" / f"demo-{generator}" / "config.yaml")
@@ -143,3 +144,17 @@ def test_multivoice_recipe_continues_the_shipped_demo_model(generator):
     assert [d.name for d in cfg.discriminators] == ["msstft"]
     assert cfg.loss("feature_matching").weight == 2.0 and cfg.loss("mel").weight == 45.0
     assert Path(cfg.data.root) == ROOT / "recipes" / "multivoice16k" / "data" / "multivoice16k"
+
+
+@pytest.mark.parametrize("recipe", ["multivoice16k/wavehax", "multivoice16k/istftnet", "multivoice16k/pwg"])
+def test_gan_recipe_starts_from_a_shipped_discriminator(recipe):
+    """Every shipped checkpoint a GAN recipe continues carries discriminator weights (discriminator.safetensors)
+    that fit the recipe's discriminators, so ``train.init_from`` starts GAN fine-tuning with a trained critic."""
+    from vocoder.train.warm_start import warm_start
+
+    cfg = load_config(ROOT / "recipes" / f"{recipe}.yaml")
+    discriminator = build_discriminator(cfg)
+    fresh = {k: v.clone() for k, v in discriminator.state_dict().items()}
+    report = warm_start(cfg.train.init_from, build_generator(cfg), discriminator)
+    assert report.discriminator.startswith("initialised from"), report.discriminator
+    assert any(not torch.equal(fresh[k], v) for k, v in discriminator.state_dict().items())
