@@ -304,24 +304,20 @@ class Trainer:
             if d_norm is None:
                 return None
             logs.update({**d_logs, "grad_norm/d": d_norm})
-        if not train_g:  # critic warm-up: the generator and its schedule stay where they are
-            if self.sched_d is not None:
-                self.sched_d.step()
-            self.nonfinite_run = 0
-            logs["lr/d"] = self.opt_d.param_groups[0]["lr"]
-            return logs
-
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss, g_logs = self.objective.generator_loss(y_hat, y, self.discriminator if use_d else None)
-        logs.update(g_logs)
-        g_norm = self._update(g_loss, self.generator, self.opt_g, self.cfg.optim.generator, "generator")
-        if g_norm is None:
-            return None
-        for sched in (self.sched_g, self.sched_d if use_d else None):
+        if train_g:  # before generator_start (a critic warm-up) G and its schedule stay where they are
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss, g_logs = self.objective.generator_loss(y_hat, y, self.discriminator if use_d else None)
+            logs.update(g_logs)
+            g_norm = self._update(g_loss, self.generator, self.opt_g, self.cfg.optim.generator, "generator")
+            if g_norm is None:
+                return None
+            logs.update({"loss/g_total": g_loss.item(), "grad_norm/g": g_norm})
+        for sched in (self.sched_g if train_g else None, self.sched_d if use_d else None):
             if sched is not None:
                 sched.step()
         self.nonfinite_run = 0
-        logs.update({"loss/g_total": g_loss.item(), "grad_norm/g": g_norm, "lr/g": self.opt_g.param_groups[0]["lr"]})
+        if train_g:
+            logs["lr/g"] = self.opt_g.param_groups[0]["lr"]
         if self.opt_d is not None:
             logs["lr/d"] = self.opt_d.param_groups[0]["lr"]
         return logs
